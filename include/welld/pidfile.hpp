@@ -1,0 +1,87 @@
+// welld/pidfile.hpp — step 12: race-free PID files, stale detection.
+//
+// The file holds the PID in decimal and a newline, nothing else, so that
+// `kill $(cat FILE)`, start-stop-daemon and systemd's PIDFile= read it.
+// welld's identity record lives in an extended attribute (kIdentityXattr):
+// the daemon's start time in clock ticks since boot (field 22 of
+// /proc/PID/stat). A PID plus its start time names one process for the life of
+// the system, which is how a reused PID is told apart from the daemon.
+//
+// Protocol (acquire_pidfile):
+//  1. open with O_NOFOLLOW|O_CLOEXEC (a symlink is refused: ELOOP), refuse
+//     anything but a regular file (EINVAL);
+//  2. take an open-file-description write lock (F_OFD_SETLK); a concurrent
+//     starter holds it only for the few syscalls of steps 3-4, so a conflict
+//     is retried for a bounded time; a library daemon keeps it for life;
+//  3. after locking, check that the path still names the inode we locked
+//     (a remover may have unlinked it in between), else start over;
+//  4. read the current contents: a live process whose identity matches means
+//     "already running" (EEXIST, with its PID); otherwise the file is stale
+//     and is rewritten: truncate, write "PID\n", set the identity attribute.
+//
+// On filesystems without user extended attributes the identity is missing;
+// a file without identity whose PID is alive and started before the file was
+// last written is treated as possibly live ("unverified"): start refuses to
+// start a second instance and stop refuses to signal it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace welld {
+
+inline constexpr const char* kIdentityXattr = "user.welld.starttime";
+
+/// Start time of `pid` in clock ticks since boot, or 0 when it is gone (or
+/// /proc is unreadable). Async-signal-safe.
+unsigned long long process_start_time(pid_t pid) noexcept;
+
+/// Parse a PID file's contents: decimal digits, an optional trailing newline,
+/// value in 2..pid_max range of pid_t (PIDs 0 and 1 and negatives are never
+/// accepted). Returns -1 for anything else.
+pid_t parse_pid(std::string_view text) noexcept;
+
+struct PidfileLock {
+  int fd = -1;          // locked, O_CLOEXEC; -1 on failure
+  pid_t holder = -1;    // on EEXIST: the running holder's PID (-1 when unknown)
+};
+
+/// Daemon side: acquire `path` for process `self` (see the protocol above).
+/// Async-signal-safe; `path` must be absolute. Errors: EEXIST (already
+/// running; see holder), ELOOP (symlink), EINVAL (not a regular file), and the
+/// errno of open/fcntl/write (ENOSPC, EROFS, EACCES...). On any error no file
+/// is left that did not exist before, and none is left half-written.
+std::error_code acquire_pidfile(const char* path, pid_t self, PidfileLock& out) noexcept;
+
+/// Remove `path` if it still names the file open at `fd`, then close `fd`.
+/// Async-signal-safe. Never removes a file another daemon has since written.
+void release_pidfile(const char* path, int fd) noexcept;
+
+enum class PidfileState {
+  absent,       // no such file
+  running,      // names a live process whose identity matches
+  unverified,   // names a live process; the file has no identity to check it by
+  stale,        // names a dead process, or a reused PID (identity mismatch)
+  invalid,      // not a PID file: garbage, PID <= 1, a symlink, not a regular file
+  unreadable,   // cannot be read (error says why: EACCES...)
+};
+
+struct PidfileInfo {
+  PidfileState state = PidfileState::absent;
+  pid_t pid = -1;
+  unsigned long long start_time = 0;   // from the identity record, 0 if none
+  uid_t owner = 0;                     // file owner and mode, for trust checks
+  mode_t mode = 0;
+  std::error_code error;               // for unreadable / invalid
+  std::string reason;                  // human explanation of the state
+};
+
+/// Controller side: what `path` says, checked against the live system.
+PidfileInfo inspect_pidfile(const std::string& path);
+
+std::string_view to_string(PidfileState state) noexcept;
+
+}  // namespace welld

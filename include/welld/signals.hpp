@@ -1,0 +1,17 @@
+// welld/signals.hpp — steps 2 and 3: signal dispositions and the mask.
+//
+// Both functions are async-signal-safe. A disposition the process set before
+// daemonizing is gone afterwards: install handlers in the init callback.
+#pragma once
+
+#include <system_error>
+
+namespace welld {
+
+/// Set every signal's disposition to SIG_DFL (SIGKILL and SIGSTOP excepted).
+std::error_code reset_signal_dispositions() noexcept;
+
+/// Unblock every signal.
+std::error_code empty_signal_mask() noexcept;
+
+}  // namespace welld

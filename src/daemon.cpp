@@ -1,0 +1,549 @@
+// daemonize / spawn_daemon / run_foreground: the fifteen steps in one code path.
+//
+// Everything the daemon needs is prepared before the first fork (Plan). After
+// fork only async-signal-safe calls are made until the caller's own init/run.
+// Status travels back over a close-on-exec pipe as fixed-size Reports; a
+// Report is smaller than PIPE_BUF, so each write is atomic.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "welld/daemon.hpp"
+#include "welld/notify.hpp"
+#include "welld/pidfile.hpp"
+#include "welld/privileges.hpp"
+#include "welld/signals.hpp"
+#include "welld/unique_fd.hpp"
+#include "pidfd.linux.hpp"
+
+extern char** environ;
+
+namespace welld {
+namespace {
+
+enum class ReportKind : std::int32_t { pid = 1, initialized = 2, failed = 3, executing = 4 };
+
+struct Report {
+  ReportKind kind;
+  std::int32_t step;
+  std::int32_t error;
+  std::int32_t pid;
+};
+
+// Everything the daemon needs, computed before fork.
+struct Plan {
+  std::string pidfile;
+  std::string chdir = "/";
+  mode_t umask = 0;
+  std::string stdout_path;
+  std::string stderr_path;
+  bool sanitize_env = true;
+  std::vector<std::string> env_strings;
+  std::vector<char*> envp;
+  std::vector<int> keep;
+  CloseMethod close_method = CloseMethod::automatic;
+  bool drop = false;
+  Credentials creds;
+  std::string exec_path;
+  std::vector<std::string> argv_strings;
+  std::vector<char*> argv;
+};
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::string absolute(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status failure(Step step, int error, std::string subject) {
+  Status st;
+  st.step = step;
+  st.error = error;
+  st.subject = std::move(subject);
+  return st;
+}
+
+// A directory that must exist for `path` to be created in it.
+std::optional<Status> check_dir_of(Step step, const std::string& path) {
+  struct stat st {};
+  std::string dir = parent_dir(path);
+  if (::stat(dir.c_str(), &st) != 0) return failure(step, errno, path);
+  if (!S_ISDIR(st.st_mode)) return failure(step, ENOTDIR, path);
+  return std::nullopt;
+}
+
+std::optional<Status> make_plan(const Options& o, Plan& plan) {
+  if (!o.group.empty() && o.user.empty()) {
+    return failure(Step::prepare, EINVAL, "a group was given without a user");
+  }
+  for (int fd : o.keep_fds) {
+    if (fd < 3) return failure(Step::prepare, EINVAL, "fds to keep must be 3 or more");
+  }
+  for (const auto& s : o.environment.set) {
+    if (!valid_assignment(s)) return failure(Step::prepare, EINVAL, "not NAME=VALUE: '" + s + "'");
+  }
+  plan.pidfile = absolute(o.pidfile);
+  plan.stdout_path = absolute(o.stdout_path);
+  plan.stderr_path = absolute(o.stderr_path);
+  if (!o.chdir.empty()) plan.chdir = absolute(o.chdir);
+  plan.umask = o.umask.value_or(0);
+  if (plan.umask > 0777) return failure(Step::set_umask, EINVAL, "umask out of range");
+  plan.keep = o.keep_fds;
+  plan.close_method = o.close_method;
+
+  struct stat st {};
+  if (::stat(plan.chdir.c_str(), &st) != 0) return failure(Step::chdir, errno, plan.chdir);
+  if (!S_ISDIR(st.st_mode)) return failure(Step::chdir, ENOTDIR, plan.chdir);
+  if (!plan.pidfile.empty()) {
+    if (auto bad = check_dir_of(Step::pidfile, plan.pidfile)) return bad;
+  }
+  for (const auto* log : {&plan.stdout_path, &plan.stderr_path}) {
+    if (log->empty()) continue;
+    if (auto bad = check_dir_of(Step::redirect_stdio, *log)) return bad;
+  }
+
+  EnvironmentPolicy policy = o.environment;
+  if (!o.user.empty()) {
+    std::string what;
+    if (auto ec = resolve_credentials(o.user, o.group, plan.creds, &what)) {
+      return failure(Step::drop_privileges, ec.value(), what.empty() ? o.user : what);
+    }
+    plan.drop = true;
+    // The target user's identity, unless the caller set them explicitly.
+    std::vector<std::string> identity = {"HOME=" + plan.creds.home, "USER=" + plan.creds.user,
+                                         "LOGNAME=" + plan.creds.user,
+                                         "SHELL=" + plan.creds.shell};
+    policy.set.insert(policy.set.begin(), identity.begin(), identity.end());
+  }
+  plan.sanitize_env = !o.keep_environment;
+  if (plan.sanitize_env) {
+    plan.env_strings = sanitized_environment(policy, environ);
+    plan.envp = pointers(plan.env_strings);
+  }
+  return std::nullopt;
+}
+
+std::optional<Status> plan_exec(const std::vector<std::string>& argv, Plan& plan) {
+  if (argv.empty() || argv.front().empty()) {
+    return failure(Step::prepare, EINVAL, "no command to execute");
+  }
+  std::string path_env = std::string(kDefaultPath);
+  char** env = plan.sanitize_env ? plan.envp.data() : environ;
+  for (char** e = env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PATH=", 5) == 0) path_env = *e + 5;
+  }
+  int err = 0;
+  plan.exec_path = resolve_executable(argv.front(), path_env, err);
+  if (plan.exec_path.empty()) return failure(Step::exec, err, argv.front());
+  plan.exec_path = absolute(plan.exec_path);
+  plan.argv_strings = argv;
+  plan.argv = pointers(plan.argv_strings);
+  return std::nullopt;
+}
+
+// ---- after fork: async-signal-safe only --------------------------------
+
+void send(int fd, ReportKind kind, Step step = Step::none, int error = 0) noexcept {
+  Report r{kind, static_cast<std::int32_t>(step), error, static_cast<std::int32_t>(::getpid())};
+  while (::write(fd, &r, sizeof r) < 0 && errno == EINTR) {
+  }
+}
+
+[[noreturn]] void fail_and_exit(int report_fd, Step step, int error) noexcept {
+  send(report_fd, ReportKind::failed, step, error);
+  ::_exit(1);
+}
+
+// Put `fd` at `target` without CLOEXEC (it must survive exec), then drop `fd`.
+bool move_to(int fd, int target) noexcept {
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
+  if (::dup2(fd, target) < 0) return false;
+  return true;
+}
+
+int open_log(const char* path) noexcept {
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
+// Step 9.
+int redirect_stdio(const Plan& plan) noexcept {
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (null_fd < 0) return errno;
+  int out = plan.stdout_path.empty() ? null_fd : open_log(plan.stdout_path.c_str());
+  if (out < 0) return errno;
+  int err = plan.stderr_path.empty() ? null_fd
+            : plan.stderr_path == plan.stdout_path ? out
+                                                   : open_log(plan.stderr_path.c_str());
+  if (err < 0) return errno;
+  if (!move_to(null_fd, 0) || !move_to(out, 1) || !move_to(err, 2)) return errno;
+  for (int fd : {null_fd, out, err}) {
+    if (fd > 2) ::close(fd);
+  }
+  return 0;
+}
+
+// Steps 1-7 in the first child; returns only in the daemon (grandchild).
+void become_daemon(const Plan& plan, int report_fd) noexcept {
+  int keep_storage[64];
+  size_t nkeep = 0;
+  keep_storage[nkeep++] = report_fd;
+  for (int fd : plan.keep) {
+    if (nkeep < 64) keep_storage[nkeep++] = fd;
+  }
+  if (auto ec = close_inherited_fds(std::span<const int>(keep_storage, nkeep), plan.close_method)) {
+    fail_and_exit(report_fd, Step::close_fds, ec.value());
+  }
+  if (auto ec = reset_signal_dispositions()) fail_and_exit(report_fd, Step::reset_signals, ec.value());
+  if (auto ec = empty_signal_mask()) fail_and_exit(report_fd, Step::empty_signal_mask, ec.value());
+  if (plan.sanitize_env) environ = const_cast<char**>(plan.envp.data());
+  if (::setsid() < 0) fail_and_exit(report_fd, Step::setsid, errno);
+  pid_t pid = ::fork();
+  if (pid < 0) fail_and_exit(report_fd, Step::fork_again, errno);
+  if (pid > 0) ::_exit(0);   // step 8: the session leader goes; init adopts the daemon
+  send(report_fd, ReportKind::pid);
+}
+
+// Steps 9-13 in the daemon. Returns the locked PID file fd (or -1).
+int settle_daemon(const Plan& plan, int report_fd) noexcept {
+  if (int err = redirect_stdio(plan)) fail_and_exit(report_fd, Step::redirect_stdio, err);
+  ::umask(plan.umask);
+  if (::chdir(plan.chdir.c_str()) != 0) fail_and_exit(report_fd, Step::chdir, errno);
+  int pidfile_fd = -1;
+  if (!plan.pidfile.empty()) {
+    PidfileLock lock;
+    if (auto ec = acquire_pidfile(plan.pidfile.c_str(), ::getpid(), lock)) {
+      Report r{ReportKind::failed, static_cast<std::int32_t>(Step::pidfile), ec.value(), lock.holder};
+      while (::write(report_fd, &r, sizeof r) < 0 && errno == EINTR) {
+      }
+      ::_exit(1);
+    }
+    pidfile_fd = lock.fd;
+  }
+  if (plan.drop) {
+    if (auto ec = drop_privileges(plan.creds)) {
+      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      fail_and_exit(report_fd, Step::drop_privileges, ec.value());
+    }
+  }
+  return pidfile_fd;
+}
+
+// ---- the original process -------------------------------------------------
+
+class SubreaperScope {
+ public:
+  explicit SubreaperScope(bool enable) {
+    if (!enable) return;
+    int previous = 0;
+    if (::prctl(PR_GET_CHILD_SUBREAPER, &previous) == 0 && previous == 0 &&
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+      active_ = true;
+    }
+  }
+  ~SubreaperScope() {
+    if (active_) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  }
+  SubreaperScope(const SubreaperScope&) = delete;
+  SubreaperScope& operator=(const SubreaperScope&) = delete;
+  bool active() const noexcept { return active_; }
+
+ private:
+  bool active_ = false;
+};
+
+pid_t wait_child(pid_t pid, int* status) {
+  int ws = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid, &ws, 0);
+  } while (r < 0 && errno == EINTR);
+  if (status != nullptr) *status = ws;
+  return r;
+}
+
+// Wait (bounded) until a non-child `pid` is gone, so that "nothing is left
+// behind" holds when daemonize returns.
+void wait_gone(pid_t pid) {
+  int fd = sys::pidfd_open(pid, 0);
+  if (fd < 0) return;
+  pollfd p{fd, POLLIN, 0};
+  while (::poll(&p, 1, 10000) < 0 && errno == EINTR) {
+  }
+  ::close(fd);
+}
+
+bool read_report(int fd, Report& r) {
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<char*>(&r);
+  while (got < sizeof r) {
+    ssize_t n = ::read(fd, bytes + got, sizeof r - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string subject_for(Step step, const Plan& plan) {
+  switch (step) {
+    case Step::pidfile: return plan.pidfile;
+    case Step::chdir: return plan.chdir;
+    case Step::redirect_stdio:
+      return plan.stdout_path.empty() ? (plan.stderr_path.empty() ? "/dev/null" : plan.stderr_path)
+                                      : plan.stdout_path;
+    case Step::drop_privileges: return plan.creds.user;
+    case Step::exec: return plan.argv_strings.empty() ? "" : plan.argv_strings.front();
+    default: return "";
+  }
+}
+
+// Read the daemon's reports until the final one (or EOF) and tidy up.
+Status collect(const Plan& plan, int read_fd, pid_t intermediate, bool reaping, bool exec_mode) {
+  Status st;
+  bool final_seen = false;
+  bool executing = false;
+  Report r{};
+  while (!final_seen && read_report(read_fd, r)) {
+    switch (r.kind) {
+      case ReportKind::pid: st.pid = r.pid; break;
+      case ReportKind::executing: executing = true; break;
+      case ReportKind::initialized: final_seen = true; break;
+      case ReportKind::failed:
+        final_seen = true;
+        st.step = static_cast<Step>(r.step);
+        st.error = r.error;
+        if (st.step == Step::pidfile && r.error == EEXIST) {
+          st.holder = r.pid;
+        } else if (st.pid < 0 && r.pid > 0 && r.pid != intermediate) {
+          st.pid = r.pid;
+        }
+        st.subject = subject_for(st.step, plan);
+        break;
+    }
+  }
+  int intermediate_status = 0;
+  wait_child(intermediate, &intermediate_status);
+  bool ok = final_seen ? st.step == Step::none : (exec_mode && executing);
+  if (ok) return st;
+  if (!final_seen) {
+    // The daemon (or the intermediate) died without a word.
+    st.step = Step::daemon_died;
+    st.error = 0;
+    if (st.pid < 0) {
+      st.wait_status = intermediate_status;
+    } else if (reaping) {
+      wait_child(st.pid, &st.wait_status);
+    }
+    return st;
+  }
+  // A reported failure: the daemon exits right after; wait until it has.
+  if (st.pid > 0) {
+    if (reaping) {
+      wait_child(st.pid, nullptr);
+    } else {
+      wait_gone(st.pid);
+    }
+  }
+  return st;
+}
+
+Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool collect_status) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return failure(Step::fork, errno, "status pipe");
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  SubreaperScope subreaper(collect_status);
+  pid_t child = ::fork();   // step 5
+  if (child < 0) return failure(Step::fork, errno, "");
+  if (child == 0) {
+    int report_fd = write_end.get();
+    ::close(read_end.release());
+    become_daemon(plan, report_fd);
+    int pidfile_fd = settle_daemon(plan, report_fd);
+    if (init == nullptr) {
+      send(report_fd, ReportKind::executing);
+      ::execve(plan.exec_path.c_str(), plan.argv.data(),
+               plan.sanitize_env ? plan.envp.data() : environ);
+      int err = errno;
+      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      fail_and_exit(report_fd, Step::exec, err);
+    }
+    int code = *init ? (*init)() : 0;
+    if (code != 0) {
+      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      fail_and_exit(report_fd, Step::init, code);
+    }
+    send(report_fd, ReportKind::initialized);   // step 14
+    ::close(report_fd);
+    int status = *run ? (*run)() : 0;
+    release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+    std::exit(status);
+  }
+  write_end.reset();
+  return collect(plan, read_end.get(), child, subreaper.active(), init == nullptr);
+}
+
+std::string describe_wait_status(int ws) {
+  if (WIFEXITED(ws)) return "exited with status " + std::to_string(WEXITSTATUS(ws));
+  if (WIFSIGNALED(ws)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(ws));
+    return "was killed by signal " + std::to_string(WTERMSIG(ws)) +
+           (name != nullptr ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "ended (status unknown)";
+}
+
+}  // namespace
+
+std::string Status::message() const {
+  if (step == Step::none) return "ok";
+  std::string sys = std::system_category().message(error);
+  switch (step) {
+    case Step::pidfile:
+      if (error == EEXIST) {
+        return holder > 0 ? "already running (pid " + std::to_string(holder) + ")"
+                          : "already running";
+      }
+      if (error == ELOOP) return "refusing PID file " + subject + ": it is a symbolic link";
+      if (error == EINVAL) return "refusing PID file " + subject + ": not a regular file";
+      return "cannot write the PID file " + subject + ": " + sys;
+    case Step::prepare: return subject;
+    case Step::init: return "initialization failed with code " + std::to_string(error);
+    case Step::exec: return "cannot execute " + subject + ": " + sys;
+    case Step::daemon_died: {
+      std::string who = pid > 0 ? "the daemon (pid " + std::to_string(pid) + ")" : "the daemon";
+      std::string how = wait_status >= 0 ? describe_wait_status(wait_status) : "died";
+      return who + " " + how + " before it was initialized";
+    }
+    case Step::drop_privileges:
+      if (error == ENOENT) return subject;   // "unknown user 'x'" from resolution
+      return "cannot drop privileges to " + subject + ": " + sys;
+    default:
+      return "cannot " + std::string(describe(step)) + (subject.empty() ? "" : " " + subject) +
+             ": " + sys;
+  }
+}
+
+std::string resolve_executable(const std::string& name, const std::string& path_env, int& err) {
+  auto usable = [&](const std::string& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return false;
+    if (S_ISDIR(st.st_mode)) {
+      err = EACCES;
+      return false;
+    }
+    if (::access(p.c_str(), X_OK) != 0) {
+      err = errno;
+      return false;
+    }
+    return true;
+  };
+  err = ENOENT;
+  if (name.find('/') != std::string::npos) return usable(name) ? name : std::string();
+  size_t start = 0;
+  int first_error = 0;
+  while (start <= path_env.size()) {
+    size_t colon = path_env.find(':', start);
+    std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    err = ENOENT;
+    if (usable(candidate)) return candidate;
+    if (err != ENOENT && first_error == 0) first_error = err;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  err = first_error != 0 ? first_error : ENOENT;
+  return {};
+}
+
+Status daemonize(const Options& options, const InitFn& init, const RunFn& run) {
+  Plan plan;
+  if (auto bad = make_plan(options, plan)) return *bad;
+  return run_daemon(plan, &init, &run, options.collect_exit_status);
+}
+
+Status spawn_daemon(const Options& options, const std::vector<std::string>& argv) {
+  Plan plan;
+  if (auto bad = make_plan(options, plan)) return *bad;
+  if (auto bad = plan_exec(argv, plan)) return *bad;
+  return run_daemon(plan, nullptr, nullptr, options.collect_exit_status);
+}
+
+Status run_foreground(const Options& options, const InitFn& init, const RunFn& run,
+                      int* exit_status) {
+  Options fg = options;
+  fg.stdout_path.clear();
+  fg.stderr_path.clear();
+  Plan plan;
+  if (auto bad = make_plan(fg, plan)) return *bad;
+  if (!options.chdir.empty() && ::chdir(plan.chdir.c_str()) != 0) {
+    return failure(Step::chdir, errno, plan.chdir);
+  }
+  if (options.umask) ::umask(plan.umask);
+  int pidfile_fd = -1;
+  if (!plan.pidfile.empty()) {
+    PidfileLock lock;
+    if (auto ec = acquire_pidfile(plan.pidfile.c_str(), ::getpid(), lock)) {
+      Status st = failure(Step::pidfile, ec.value(), plan.pidfile);
+      st.holder = lock.holder;
+      return st;
+    }
+    pidfile_fd = lock.fd;
+  }
+  if (plan.drop) {
+    if (auto ec = drop_privileges(plan.creds)) {
+      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      return failure(Step::drop_privileges, ec.value(), plan.creds.user);
+    }
+  }
+  int code = init ? init() : 0;
+  if (code != 0) {
+    release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+    notify("ERRNO=" + std::to_string(code));
+    return failure(Step::init, code, "");
+  }
+  notify(notify_state::ready);
+  int status = run ? run() : 0;
+  notify(notify_state::stopping);
+  release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+  if (exit_status != nullptr) *exit_status = status;
+  Status st;
+  st.pid = ::getpid();
+  return st;
+}
+
+}  // namespace welld

@@ -1,0 +1,124 @@
+// Step 13: drop privileges. Resolution (NSS) before fork; the switch after.
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+#include "welld/privileges.hpp"
+
+namespace welld {
+namespace {
+
+bool parse_id(std::string_view text, unsigned long& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::error_code lookup_user(std::string_view user, passwd& pw, std::vector<char>& buf,
+                            bool& found) {
+  passwd* result = nullptr;
+  std::string name(user);
+  unsigned long id = 0;
+  for (;;) {
+    int rc = parse_id(user, id)
+                 ? ::getpwuid_r(static_cast<uid_t>(id), &pw, buf.data(), buf.size(), &result)
+                 : ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &result);
+    if (rc == ERANGE) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    found = result != nullptr;
+    if (rc != 0 && rc != ENOENT && rc != ESRCH) return {rc, std::system_category()};
+    return {};
+  }
+}
+
+std::error_code lookup_group(std::string_view group, gid_t& gid, bool& found) {
+  ::group g{};
+  ::group* result = nullptr;
+  std::vector<char> buf(4096);
+  std::string name(group);
+  unsigned long id = 0;
+  for (;;) {
+    int rc = parse_id(group, id)
+                 ? ::getgrgid_r(static_cast<gid_t>(id), &g, buf.data(), buf.size(), &result)
+                 : ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &result);
+    if (rc == ERANGE) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    found = result != nullptr;
+    if (found) {
+      gid = g.gr_gid;
+    } else if (parse_id(group, id)) {
+      // A numeric gid without a group entry is still a valid gid.
+      gid = static_cast<gid_t>(id);
+      found = true;
+    }
+    if (rc != 0 && rc != ENOENT && rc != ESRCH) return {rc, std::system_category()};
+    return {};
+  }
+}
+
+}  // namespace
+
+std::error_code resolve_credentials(std::string_view user, std::string_view group,
+                                    Credentials& out, std::string* what) {
+  passwd pw{};
+  std::vector<char> buf(4096);
+  bool found = false;
+  if (auto ec = lookup_user(user, pw, buf, found)) return ec;
+  if (!found) {
+    if (what != nullptr) *what = "unknown user '" + std::string(user) + "'";
+    return {ENOENT, std::system_category()};
+  }
+  out.uid = pw.pw_uid;
+  out.gid = pw.pw_gid;
+  out.user = pw.pw_name;
+  out.home = pw.pw_dir != nullptr ? pw.pw_dir : "/";
+  out.shell = pw.pw_shell != nullptr && *pw.pw_shell != '\0' ? pw.pw_shell : "/bin/sh";
+  if (!group.empty()) {
+    if (auto ec = lookup_group(group, out.gid, found)) return ec;
+    if (!found) {
+      if (what != nullptr) *what = "unknown group '" + std::string(group) + "'";
+      return {ENOENT, std::system_category()};
+    }
+  }
+  // The user's own supplementary groups, as initgroups(3) would set them;
+  // computed here because initgroups is not async-signal-safe.
+  int count = 32;
+  out.groups.resize(static_cast<size_t>(count));
+  while (::getgrouplist(out.user.c_str(), out.gid, out.groups.data(), &count) < 0) {
+    out.groups.resize(static_cast<size_t>(count) + 32);
+    count = static_cast<int>(out.groups.size());
+  }
+  out.groups.resize(static_cast<size_t>(count));
+  return {};
+}
+
+std::error_code drop_privileges(const Credentials& creds) noexcept {
+  auto fail = [](int err) { return std::error_code(err, std::system_category()); };
+  if (::setgroups(creds.groups.size(), creds.groups.data()) != 0) return fail(errno);
+  if (::setgid(creds.gid) != 0) return fail(errno);
+  if (::setuid(creds.uid) != 0) return fail(errno);
+  if (creds.uid != 0) {
+    // Verify that root cannot be regained (a setuid that only changed the
+    // effective uid would let this succeed).
+    if (::setuid(0) == 0 || ::seteuid(0) == 0) return fail(EPERM);
+    if (creds.gid != 0 && (::setgid(0) == 0 || ::setegid(0) == 0)) return fail(EPERM);
+    gid_t now[256];
+    int n = ::getgroups(256, now);
+    if (n < 0) return fail(errno);
+    for (int i = 0; i < n; ++i) {
+      bool asked = now[i] == creds.gid;
+      for (gid_t g : creds.groups) asked = asked || g == now[i];
+      if (!asked) return fail(EPERM);
+    }
+  }
+  return {};
+}
+
+}  // namespace welld
