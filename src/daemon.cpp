@@ -51,6 +51,8 @@ struct Plan {
   std::vector<std::string> env_strings;
   std::vector<char*> envp;
   std::vector<int> keep;
+  std::vector<FdMapping> pass_fds;
+  bool listen_pid = false;
   CloseMethod close_method = CloseMethod::automatic;
   bool drop = false;
   Credentials creds;
@@ -114,6 +116,13 @@ std::optional<Status> make_plan(const Options& o, Plan& plan) {
   plan.umask = o.umask.value_or(0);
   if (plan.umask > 0777) return failure(Step::set_umask, EINVAL, "umask out of range");
   plan.keep = o.keep_fds;
+  plan.pass_fds = o.pass_fds;
+  for (const auto& m : o.pass_fds) {
+    if (m.from < 0 || m.to < 3) return failure(Step::prepare, EINVAL, "passed fds must go to 3 or more");
+    plan.keep.push_back(m.from);
+  }
+  plan.listen_pid = o.listen_pid;
+  if (plan.keep.size() > 60) return failure(Step::prepare, EINVAL, "too many fds to keep");
   plan.close_method = o.close_method;
 
   struct stat st {};
@@ -140,8 +149,13 @@ std::optional<Status> make_plan(const Options& o, Plan& plan) {
                                          "SHELL=" + plan.creds.shell};
     policy.set.insert(policy.set.begin(), identity.begin(), identity.end());
   }
-  plan.sanitize_env = !o.keep_environment;
+  if (plan.listen_pid) {
+    // Patched with the daemon's PID after the second fork (see set_listen_pid).
+    policy.set.emplace_back("LISTEN_PID=0000000000");
+  }
+  plan.sanitize_env = !o.keep_environment || plan.listen_pid;
   if (plan.sanitize_env) {
+    if (o.keep_environment) policy.inherit = true;
     plan.env_strings = sanitized_environment(policy, environ);
     plan.envp = pointers(plan.env_strings);
   }
@@ -234,6 +248,46 @@ void become_daemon(const Plan& plan, int report_fd) noexcept {
   if (pid < 0) fail_and_exit(report_fd, Step::fork_again, errno);
   if (pid > 0) ::_exit(0);   // step 8: the session leader goes; init adopts the daemon
   send(report_fd, ReportKind::pid);
+}
+
+// Place the caller's fds at their numbers. The report pipe and every source
+// are first moved above the highest target so no dup2 clobbers them.
+void apply_fd_map(const Plan& plan, int& report_fd) noexcept {
+  if (plan.pass_fds.empty()) return;
+  int top = report_fd;
+  for (const auto& m : plan.pass_fds) top = m.to > top ? m.to : top;
+  int moved = ::fcntl(report_fd, F_DUPFD_CLOEXEC, top + 1);
+  if (moved < 0) fail_and_exit(report_fd, Step::close_fds, errno);
+  ::close(report_fd);
+  report_fd = moved;
+  int temps[64];
+  size_t n = 0;
+  for (const auto& m : plan.pass_fds) {
+    if (n == 64) break;
+    temps[n] = ::fcntl(m.from, F_DUPFD_CLOEXEC, top + 1);
+    if (temps[n] < 0) fail_and_exit(report_fd, Step::close_fds, errno);
+    ++n;
+  }
+  for (const auto& m : plan.pass_fds) {
+    if (m.from > 2) ::close(m.from);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (::dup2(temps[i], plan.pass_fds[i].to) < 0) fail_and_exit(report_fd, Step::close_fds, errno);
+    ::close(temps[i]);
+  }
+}
+
+void set_listen_pid(const Plan& plan) noexcept {
+  if (!plan.listen_pid) return;
+  for (char* entry : plan.envp) {
+    if (entry == nullptr || std::strncmp(entry, "LISTEN_PID=", 11) != 0) continue;
+    char digits[16];
+    int n = 0;
+    for (pid_t v = ::getpid(); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+    char* out = entry + 11;
+    while (n > 0) *out++ = digits[--n];
+    *out = '\0';
+  }
 }
 
 // Steps 9-13 in the daemon. Returns the locked PID file fd (or -1).
@@ -392,6 +446,8 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
     int report_fd = write_end.get();
     ::close(read_end.release());
     become_daemon(plan, report_fd);
+    apply_fd_map(plan, report_fd);
+    set_listen_pid(plan);
     int pidfile_fd = settle_daemon(plan, report_fd);
     if (init == nullptr) {
       send(report_fd, ReportKind::executing);

@@ -44,6 +44,14 @@
 
 namespace welld {
 
+/// An fd of the caller that the daemon receives at a chosen number, without
+/// close-on-exec (socket activation puts sockets at 3, 4, ...; s6's readiness
+/// protocol puts a pipe at the fd the service expects).
+struct FdMapping {
+  int from = -1;
+  int to = -1;
+};
+
 struct Options {
   std::string pidfile;                 // empty: no PID file
   std::string chdir;                   // empty: "/"
@@ -53,6 +61,8 @@ struct Options {
   EnvironmentPolicy environment;       // default: allowlist only
   bool keep_environment = false;       // opt out of step 4 entirely
   std::vector<int> keep_fds;           // fds that survive step 1
+  std::vector<FdMapping> pass_fds;     // fds placed at fixed numbers in the daemon (to >= 3)
+  bool listen_pid = false;             // set LISTEN_PID to the daemon's own PID (sd_listen_fds)
   CloseMethod close_method = CloseMethod::automatic;
   std::string user;                    // empty: keep the current user
   std::string group;                   // empty: the user's primary group
