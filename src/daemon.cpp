@@ -290,29 +290,26 @@ void set_listen_pid(const Plan& plan) noexcept {
   }
 }
 
-// Steps 9-13 in the daemon. Returns the locked PID file fd (or -1).
-int settle_daemon(const Plan& plan, int report_fd) noexcept {
+// Steps 9-13 in the daemon.
+void settle_daemon(const Plan& plan, int report_fd) noexcept {
   if (int err = redirect_stdio(plan)) fail_and_exit(report_fd, Step::redirect_stdio, err);
   ::umask(plan.umask);
   if (::chdir(plan.chdir.c_str()) != 0) fail_and_exit(report_fd, Step::chdir, errno);
-  int pidfile_fd = -1;
   if (!plan.pidfile.empty()) {
-    PidfileLock lock;
-    if (auto ec = acquire_pidfile(plan.pidfile.c_str(), ::getpid(), lock)) {
-      Report r{ReportKind::failed, static_cast<std::int32_t>(Step::pidfile), ec.value(), lock.holder};
+    pid_t holder = -1;
+    if (auto ec = write_pidfile(plan.pidfile.c_str(), ::getpid(), &holder)) {
+      Report r{ReportKind::failed, static_cast<std::int32_t>(Step::pidfile), ec.value(), holder};
       while (::write(report_fd, &r, sizeof r) < 0 && errno == EINTR) {
       }
       ::_exit(1);
     }
-    pidfile_fd = lock.fd;
   }
   if (plan.drop) {
     if (auto ec = drop_privileges(plan.creds)) {
-      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      remove_pidfile(plan.pidfile.c_str(), ::getpid());
       fail_and_exit(report_fd, Step::drop_privileges, ec.value());
     }
   }
-  return pidfile_fd;
 }
 
 // ---- the original process -------------------------------------------------
@@ -448,24 +445,24 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
     become_daemon(plan, report_fd);
     apply_fd_map(plan, report_fd);
     set_listen_pid(plan);
-    int pidfile_fd = settle_daemon(plan, report_fd);
+    settle_daemon(plan, report_fd);
     if (init == nullptr) {
       send(report_fd, ReportKind::executing);
       ::execve(plan.exec_path.c_str(), plan.argv.data(),
                plan.sanitize_env ? plan.envp.data() : environ);
       int err = errno;
-      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      remove_pidfile(plan.pidfile.c_str(), ::getpid());
       fail_and_exit(report_fd, Step::exec, err);
     }
     int code = *init ? (*init)() : 0;
     if (code != 0) {
-      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      remove_pidfile(plan.pidfile.c_str(), ::getpid());
       fail_and_exit(report_fd, Step::init, code);
     }
     send(report_fd, ReportKind::initialized);   // step 14
     ::close(report_fd);
     int status = *run ? (*run)() : 0;
-    release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+    remove_pidfile(plan.pidfile.c_str(), ::getpid());
     std::exit(status);
   }
   write_end.reset();
@@ -570,32 +567,30 @@ Status run_foreground(const Options& options, const InitFn& init, const RunFn& r
     return failure(Step::chdir, errno, plan.chdir);
   }
   if (options.umask) ::umask(plan.umask);
-  int pidfile_fd = -1;
   if (!plan.pidfile.empty()) {
-    PidfileLock lock;
-    if (auto ec = acquire_pidfile(plan.pidfile.c_str(), ::getpid(), lock)) {
+    pid_t holder = -1;
+    if (auto ec = write_pidfile(plan.pidfile.c_str(), ::getpid(), &holder)) {
       Status st = failure(Step::pidfile, ec.value(), plan.pidfile);
-      st.holder = lock.holder;
+      st.holder = holder;
       return st;
     }
-    pidfile_fd = lock.fd;
   }
   if (plan.drop) {
     if (auto ec = drop_privileges(plan.creds)) {
-      release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+      remove_pidfile(plan.pidfile.c_str(), ::getpid());
       return failure(Step::drop_privileges, ec.value(), plan.creds.user);
     }
   }
   int code = init ? init() : 0;
   if (code != 0) {
-    release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+    remove_pidfile(plan.pidfile.c_str(), ::getpid());
     notify("ERRNO=" + std::to_string(code));
     return failure(Step::init, code, "");
   }
   notify(notify_state::ready);
   int status = run ? run() : 0;
   notify(notify_state::stopping);
-  release_pidfile(plan.pidfile.c_str(), pidfile_fd);
+  remove_pidfile(plan.pidfile.c_str(), ::getpid());
   if (exit_status != nullptr) *exit_status = status;
   Status st;
   st.pid = ::getpid();

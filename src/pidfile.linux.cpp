@@ -83,12 +83,25 @@ bool same_inode(int fd, const char* path) noexcept {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-unsigned long long stored_start_time(int fd) noexcept {
-  char buf[32];
+// The identity record: "PID STARTTIME". Returns false when absent or malformed.
+bool stored_identity(int fd, pid_t& pid, unsigned long long& start) noexcept {
+  char buf[48];
   ssize_t n = ::fgetxattr(fd, kIdentityXattr, buf, sizeof buf - 1);
-  unsigned long long v = 0;
-  if (n <= 0 || !parse_decimal(buf, static_cast<size_t>(n), v)) return 0;
-  return v;
+  if (n <= 0) return false;
+  size_t len = static_cast<size_t>(n);
+  size_t space = 0;
+  while (space < len && buf[space] != ' ') ++space;
+  unsigned long long p = 0;
+  if (space == len || !parse_decimal(buf, space, p) || p > INT_MAX) return false;
+  if (!parse_decimal(buf + space + 1, len - space - 1, start)) return false;
+  pid = static_cast<pid_t>(p);
+  return true;
+}
+
+size_t format_identity(pid_t pid, unsigned long long start, char* out) noexcept {
+  size_t n = format_decimal(static_cast<unsigned long long>(pid), out);
+  out[n++] = ' ';
+  return n + format_decimal(start, out + n);
 }
 
 // Start time of `pid` as CLOCK_REALTIME nanoseconds (for files without identity).
@@ -110,10 +123,14 @@ PidfileState judge(int fd, pid_t& pid, unsigned long long& recorded) noexcept {
   if (n == 0) return PidfileState::absent;   // empty: a writer is mid-way, or nothing
   pid = parse_pid(std::string_view(buf, static_cast<size_t>(n)));
   if (pid < 0) return PidfileState::invalid;
-  recorded = stored_start_time(fd);
+  pid_t recorded_pid = -1;
+  bool has_identity = stored_identity(fd, recorded_pid, recorded);
   unsigned long long live = process_start_time(pid);
   if (live == 0) return PidfileState::stale;
-  if (recorded != 0) return live == recorded ? PidfileState::running : PidfileState::stale;
+  if (has_identity) {
+    return recorded_pid == pid && live == recorded ? PidfileState::running : PidfileState::stale;
+  }
+  recorded = 0;
   // No identity: a process that started after the file was written cannot be
   // the one that wrote it (1 s of slack for clock granularity).
   struct stat st {};
@@ -170,45 +187,60 @@ pid_t parse_pid(std::string_view text) noexcept {
   return static_cast<pid_t>(v);
 }
 
-std::error_code acquire_pidfile(const char* path, pid_t self, PidfileLock& out) noexcept {
-  auto fail = [](int err) { return std::error_code(err, std::system_category()); };
-  out = PidfileLock{};
-  // A holder mid-write keeps the lock for microseconds; a library daemon keeps
-  // it for its life. Wait at most ~2 s to learn which (40 tries at 50 ms).
-  for (int attempt = 0;; ++attempt) {
-    bool created = false;
+namespace {
+
+// Open `path` for the protocol: no symlinks, regular files only, created 0644.
+int open_pidfile(const char* path, bool create, int& err) noexcept {
+  for (;;) {
     int fd = ::open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) {
+    if (fd < 0 && errno == ENOENT && create) {
       fd = ::open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-      created = fd >= 0;
       if (fd < 0 && errno == EEXIST) continue;   // lost a creation race: reopen
     }
-    if (fd < 0) return fail(errno);
+    if (fd < 0) {
+      err = errno;
+      return -1;
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      int err = S_ISREG(st.st_mode) ? errno : EINVAL;
+      err = S_ISREG(st.st_mode) ? errno : EINVAL;
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+}
+
+// Take the OFD write lock on `fd`, waiting (bounded) for a concurrent holder.
+bool lock_pidfile(int fd, int& err) noexcept {
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  // Holders keep the lock for a few syscalls: 5 s is far more than enough.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) return true;
+    if (errno != EAGAIN && errno != EACCES) {
+      err = errno;
+      return false;
+    }
+    pause_ms(5);
+  }
+  err = EAGAIN;
+  return false;
+}
+
+}  // namespace
+
+std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexcept {
+  auto fail = [](int err) { return std::error_code(err, std::system_category()); };
+  if (holder != nullptr) *holder = -1;
+  for (;;) {
+    int err = 0;
+    int fd = open_pidfile(path, true, err);
+    if (fd < 0) return fail(err);
+    if (!lock_pidfile(fd, err)) {
       ::close(fd);
       return fail(err);
-    }
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    if (::fcntl(fd, F_OFD_SETLK, &lock) != 0) {
-      int err = errno;
-      if (err != EAGAIN && err != EACCES) {
-        ::close(fd);
-        return fail(err);
-      }
-      pid_t pid = -1;
-      unsigned long long recorded = 0;
-      PidfileState state = judge(fd, pid, recorded);
-      ::close(fd);
-      if (state == PidfileState::running || attempt >= 40) {
-        out.holder = pid;
-        return fail(EEXIST);
-      }
-      pause_ms(50);
-      continue;
     }
     if (!same_inode(fd, path)) {   // unlinked or replaced after we opened it
       ::close(fd);
@@ -219,41 +251,45 @@ std::error_code acquire_pidfile(const char* path, pid_t self, PidfileLock& out) 
     PidfileState state = judge(fd, pid, recorded);
     if ((state == PidfileState::running || state == PidfileState::unverified) && pid != self) {
       ::close(fd);
-      out.holder = pid;
+      if (holder != nullptr) *holder = pid;
       return fail(EEXIST);
     }
     char text[32];
     size_t len = format_decimal(static_cast<unsigned long long>(self), text);
     text[len++] = '\n';
-    char stamp[32];
+    char identity[48];
     unsigned long long start = process_start_time(self);
-    size_t stamp_len = format_decimal(start, stamp);
-    if (::ftruncate(fd, 0) != 0 || !write_all(fd, text, len)) {
-      int err = errno;
-      // Nothing half-written stays: the file is ours (we hold the lock).
-      ::unlink(path);
-      ::close(fd);
-      (void)created;
-      return fail(err);
-    }
-    if (start != 0 && ::fsetxattr(fd, kIdentityXattr, stamp, stamp_len, 0) != 0 &&
+    size_t identity_len = format_identity(self, start, identity);
+    bool written = ::ftruncate(fd, 0) == 0 && write_all(fd, text, len);
+    if (written && start != 0 && ::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 &&
         errno != ENOTSUP && errno != EOPNOTSUPP) {
-      int err = errno;
-      ::unlink(path);
+      written = false;
+    }
+    if (!written) {
+      err = errno;
+      ::unlink(path);   // ours: we hold the lock; nothing half-written stays
       ::close(fd);
       return fail(err);
     }
     if (start == 0) ::fremovexattr(fd, kIdentityXattr);
     // The mode is 0644 whatever the umask was, and whatever a stale file had.
     ::fchmod(fd, 0644);
-    out.fd = fd;
+    ::close(fd);   // releases the lock
     return {};
   }
 }
 
-void release_pidfile(const char* path, int fd) noexcept {
+void remove_pidfile(const char* path, pid_t self) noexcept {
+  if (path == nullptr || *path == '\0') return;
+  int err = 0;
+  int fd = open_pidfile(path, false, err);
   if (fd < 0) return;
-  if (path != nullptr && *path != '\0' && same_inode(fd, path)) ::unlink(path);
+  pid_t pid = -1;
+  unsigned long long recorded = 0;
+  if (lock_pidfile(fd, err) && same_inode(fd, path)) {
+    judge(fd, pid, recorded);
+    if (pid == self) ::unlink(path);
+  }
   ::close(fd);
 }
 

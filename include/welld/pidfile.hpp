@@ -3,16 +3,19 @@
 // The file holds the PID in decimal and a newline, nothing else, so that
 // `kill $(cat FILE)`, start-stop-daemon and systemd's PIDFile= read it.
 // welld's identity record lives in an extended attribute (kIdentityXattr):
-// the daemon's start time in clock ticks since boot (field 22 of
+// "PID STARTTIME", the start time in clock ticks since boot (field 22 of
 // /proc/PID/stat). A PID plus its start time names one process for the life of
-// the system, which is how a reused PID is told apart from the daemon.
+// the system, which is how a reused PID is told apart from the daemon, and a
+// file whose PID was rewritten by someone else no longer matches its record.
 //
-// Protocol (acquire_pidfile):
+// Protocol (write_pidfile):
 //  1. open with O_NOFOLLOW|O_CLOEXEC (a symlink is refused: ELOOP), refuse
 //     anything but a regular file (EINVAL);
-//  2. take an open-file-description write lock (F_OFD_SETLK); a concurrent
-//     starter holds it only for the few syscalls of steps 3-4, so a conflict
-//     is retried for a bounded time; a library daemon keeps it for life;
+//  2. take an open-file-description write lock (F_OFD_SETLK). The lock is a
+//     mutex for steps 3-4 only, held for a few syscalls, so a conflict is
+//     retried for a bounded time. It is released afterwards: the daemon holds
+//     no fd for its PID file (an exec'd program could not keep one anyway),
+//     and liveness is judged by the identity record, not by the lock;
 //  3. after locking, check that the path still names the inode we locked
 //     (a remover may have unlinked it in between), else start over;
 //  4. read the current contents: a live process whose identity matches means
@@ -44,21 +47,17 @@ unsigned long long process_start_time(pid_t pid) noexcept;
 /// accepted). Returns -1 for anything else.
 pid_t parse_pid(std::string_view text) noexcept;
 
-struct PidfileLock {
-  int fd = -1;          // locked, O_CLOEXEC; -1 on failure
-  pid_t holder = -1;    // on EEXIST: the running holder's PID (-1 when unknown)
-};
-
-/// Daemon side: acquire `path` for process `self` (see the protocol above).
+/// Daemon side: write `path` for process `self` (see the protocol above).
 /// Async-signal-safe; `path` must be absolute. Errors: EEXIST (already
-/// running; see holder), ELOOP (symlink), EINVAL (not a regular file), and the
-/// errno of open/fcntl/write (ENOSPC, EROFS, EACCES...). On any error no file
-/// is left that did not exist before, and none is left half-written.
-std::error_code acquire_pidfile(const char* path, pid_t self, PidfileLock& out) noexcept;
+/// running; `*holder` gets its PID, or -1 when unknown), ELOOP (symlink),
+/// EINVAL (not a regular file), and the errno of open/fcntl/write (ENOSPC,
+/// EROFS, EACCES...). On a write error the file is removed: nothing is left
+/// half-written.
+std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder = nullptr) noexcept;
 
-/// Remove `path` if it still names the file open at `fd`, then close `fd`.
-/// Async-signal-safe. Never removes a file another daemon has since written.
-void release_pidfile(const char* path, int fd) noexcept;
+/// Remove `path` if it still names `self` (under the lock, so a concurrent
+/// starter's new file is never removed). Async-signal-safe.
+void remove_pidfile(const char* path, pid_t self) noexcept;
 
 enum class PidfileState {
   absent,       // no such file

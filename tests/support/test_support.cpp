@@ -1,0 +1,227 @@
+#include "test_support.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+namespace welld::test {
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/welld-test-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+ProcessGuard::ProcessGuard(pid_t pid) { reset(pid); }
+
+ProcessGuard::~ProcessGuard() { reset(); }
+
+ProcessGuard::ProcessGuard(ProcessGuard&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::exchange(other.pidfd_, -1)) {}
+
+ProcessGuard& ProcessGuard::operator=(ProcessGuard&& other) noexcept {
+  reset();
+  pid_ = std::exchange(other.pid_, -1);
+  pidfd_ = std::exchange(other.pidfd_, -1);
+  return *this;
+}
+
+void ProcessGuard::reset(pid_t pid) {
+  if (pidfd_ >= 0) {
+    ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+    wait_gone(std::chrono::seconds(30));
+    ::waitpid(pid_, nullptr, WNOHANG);   // reap if it happens to be our child
+    ::close(pidfd_);
+  }
+  pid_ = pid;
+  pidfd_ = pid > 0 ? pidfd_open(pid) : -1;
+}
+
+bool ProcessGuard::wait_gone(std::chrono::milliseconds timeout) const {
+  if (pidfd_ < 0) return true;
+  pollfd p{pidfd_, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::optional<std::vector<std::string>>& env) {
+  RunResult result;
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  if (env) {
+    for (const auto& e : *env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    if (env) {
+      ::execve(args[0], args.data(), envp.data());
+    } else {
+      ::execv(args[0], args.data());
+    }
+    ::_exit(127);
+  }
+  result.pid = pid;
+  ::close(out[1]);
+  ::close(err[1]);
+  int pidfd = pidfd_open(pid);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool out_open = true, err_open = true, exited = false;
+  while (out_open || err_open || !exited) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      break;
+    }
+    pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
+                   {exited ? -1 : pidfd, POLLIN, 0}};
+    if (::poll(p, 3, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].revents == 0) continue;
+      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      } else {
+        (i == 0 ? out_open : err_open) = false;
+      }
+    }
+    if (p[2].revents != 0) exited = true;
+  }
+  if (result.timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && !result.timed_out) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  ::close(out[0]);
+  ::close(err[0]);
+  ::close(pidfd);
+  return result;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::map<std::string, std::string> proc_status(pid_t pid) {
+  std::map<std::string, std::string> fields;
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    fields[line.substr(0, colon)] = value;
+  }
+  return fields;
+}
+
+std::vector<std::string> proc_stat(pid_t pid) {
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  std::vector<std::string> fields;
+  auto open = text.find('(');
+  auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return fields;
+  fields.push_back("");   // 1-based
+  fields.push_back(text.substr(0, open - 1));
+  fields.push_back(text.substr(open + 1, close - open - 1));
+  std::istringstream rest(text.substr(close + 2));
+  std::string f;
+  while (rest >> f) fields.push_back(f);
+  return fields;
+}
+
+std::map<int, std::string> proc_fds(pid_t pid) {
+  std::map<int, std::string> fds;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code lec;
+    auto target = std::filesystem::read_symlink(entry.path(), lec);
+    fds[std::stoi(entry.path().filename().string())] = lec ? "?" : target.string();
+  }
+  return fds;
+}
+
+std::vector<std::string> proc_environ(pid_t pid) {
+  std::string text = read_file("/proc/" + std::to_string(pid) + "/environ");
+  std::vector<std::string> entries;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    entries.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return entries;
+}
+
+std::string proc_cwd(pid_t pid) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec).string();
+}
+
+bool alive(pid_t pid) {
+  auto stat = proc_stat(pid);
+  return stat.size() > 3 && stat[3] != "Z" && stat[3] != "X";
+}
+
+bool mask_has(const std::string& hex_mask, int sig) {
+  unsigned long long mask = std::stoull(hex_mask, nullptr, 16);
+  return (mask >> (sig - 1)) & 1ULL;
+}
+
+std::optional<long> field_after(const std::string& text, const std::string& key) {
+  auto at = text.find(key + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtol(text.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
+}  // namespace welld::test

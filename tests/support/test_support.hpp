@@ -1,0 +1,87 @@
+// Shared test plumbing: temporary directories, /proc readers, running helper
+// programs with a deadline, and cleaning up daemons by pidfd.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace welld::test {
+
+/// mkdtemp under $TMPDIR (or /tmp); removed recursively on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// Holds a pidfd on a process the test started (directly or as a daemon);
+/// on destruction SIGKILLs it if alive and waits until it is gone.
+class ProcessGuard {
+ public:
+  ProcessGuard() = default;
+  explicit ProcessGuard(pid_t pid);
+  ~ProcessGuard();
+  ProcessGuard(ProcessGuard&& other) noexcept;
+  ProcessGuard& operator=(ProcessGuard&& other) noexcept;
+  ProcessGuard(const ProcessGuard&) = delete;
+  ProcessGuard& operator=(const ProcessGuard&) = delete;
+  void reset(pid_t pid = -1);
+  pid_t pid() const { return pid_; }
+  /// Wait until the process is gone; false on timeout.
+  bool wait_gone(std::chrono::milliseconds timeout) const;
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+};
+
+struct RunResult {
+  int exit_code = -1;          // WEXITSTATUS, or -1 when killed / timed out
+  int term_signal = 0;
+  bool timed_out = false;
+  pid_t pid = -1;              // the process that ran
+  std::string out;
+  std::string err;
+};
+
+/// Run argv (argv[0] a path) with stdin from /dev/null and stdout/stderr
+/// captured, until both pipes reach EOF and the process exits, or `timeout`.
+/// `env` (when given) replaces the environment.
+RunResult run(const std::vector<std::string>& argv,
+              std::chrono::milliseconds timeout = std::chrono::seconds(60),
+              const std::optional<std::vector<std::string>>& env = std::nullopt);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+bool exists(const std::string& path);
+
+/// Fields of /proc/PID/status as name -> value ("SigBlk" -> "0000000000004000").
+std::map<std::string, std::string> proc_status(pid_t pid);
+/// Fields of /proc/PID/stat by 1-based number (field 1 is the pid).
+std::vector<std::string> proc_stat(pid_t pid);
+/// fd number -> readlink target.
+std::map<int, std::string> proc_fds(pid_t pid);
+/// NAME=VALUE entries of /proc/PID/environ.
+std::vector<std::string> proc_environ(pid_t pid);
+std::string proc_cwd(pid_t pid);
+bool alive(pid_t pid);
+
+/// Bit for signal `sig` in a /proc hex signal mask.
+bool mask_has(const std::string& hex_mask, int sig);
+
+/// Parse "pid N" style lines written by helpers: the integer after `key `.
+std::optional<long> field_after(const std::string& text, const std::string& key);
+
+}  // namespace welld::test
