@@ -1,0 +1,27 @@
+# Install the build to a fresh prefix, build tests/consumer against it with
+# find_package(welld), build consumer.c with pkg-config, and run both.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+endfunction()
+run(${CMAKE_COMMAND_PATH} --install ${BINARY_DIR} --prefix ${prefix})
+run(${CMAKE_COMMAND_PATH} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
+    -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND_PATH} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/consumer)
+file(GLOB_RECURSE pc_file ${prefix}/*/welld.pc)
+get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+execute_process(COMMAND pkg-config --cflags --libs welld OUTPUT_VARIABLE flags RESULT_VARIABLE rc
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pkg-config does not know welld (looked in ${pc_dir})")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run(cc ${SOURCE_DIR}/tests/consumer/consumer.c -o ${WORK_DIR}/consumer_c ${flags})
+run(${WORK_DIR}/consumer_c)
+message(STATUS "installed package works: find_package and pkg-config")
