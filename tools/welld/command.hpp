@@ -33,6 +33,9 @@ void error_line(std::string_view verb, std::string_view message);
 /// "welld: VERB: warning: MESSAGE" on stderr.
 void warning_line(std::string_view verb, std::string_view message);
 
+/// A verb's --help footer: its usage line and its exit codes.
+std::string verb_footer(std::string_view usage, std::string_view exit_codes);
+
 void add_start_command(CLI::App& root, Action& action);
 void add_stop_command(CLI::App& root, Action& action);
 void add_status_command(CLI::App& root, Action& action);

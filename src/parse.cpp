@@ -1,0 +1,159 @@
+#include "welld/parse.hpp"
+
+#include <signal.h>
+#include <string.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+
+namespace welld {
+namespace {
+
+void set(std::string* error, std::string message) {
+  if (error != nullptr) *error = std::move(message);
+}
+
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, 64)) out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  if (text.size() > 64) out += "...";
+  return out + "'";
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::optional<long long> to_int(std::string_view s, long long max) {
+  if (!all_digits(s) || s.size() > 18) return std::nullopt;
+  long long v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  if (v > max) return std::nullopt;
+  return v;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string* error) {
+  constexpr long long kYearMs = 366LL * 24 * 3600 * 1000;
+  size_t digits_end = 0;
+  while (digits_end < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits_end])) != 0)) {
+    ++digits_end;
+  }
+  std::string_view whole = text.substr(0, digits_end);
+  std::string_view rest = text.substr(digits_end);
+  std::string_view fraction;
+  if (!rest.empty() && rest.front() == '.') {
+    size_t f = 1;
+    while (f < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[f])) != 0)) ++f;
+    fraction = rest.substr(1, f - 1);
+    rest = rest.substr(f);
+  }
+  long long unit_ms = 0;
+  if (rest.empty() || rest == "s") unit_ms = 1000;
+  else if (rest == "ms") unit_ms = 1;
+  else if (rest == "m" || rest == "min") unit_ms = 60000;
+  else if (rest == "h") unit_ms = 3600000;
+  auto number = to_int(whole, 1LL << 40);
+  if (unit_ms == 0 || !number || (fraction.empty() && digits_end + 1 < text.size() && text[digits_end] == '.') ||
+      fraction.size() > 3) {
+    set(error, "invalid duration " + quoted(text) + " (examples: 250ms, 10s, 2m)");
+    return std::nullopt;
+  }
+  long long frac_ms = 0;
+  if (!fraction.empty()) {
+    long long f = *to_int(fraction, 999);
+    for (size_t i = fraction.size(); i < 3; ++i) f *= 10;
+    frac_ms = f * unit_ms / 1000;
+  }
+  if (*number > kYearMs / unit_ms) {
+    set(error, "duration " + quoted(text) + " is too long");
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(*number * unit_ms + frac_ms);
+}
+
+std::optional<int> parse_signal(std::string_view text, std::string* error) {
+  if (auto n = to_int(text, SIGRTMAX)) {
+    if (*n >= 1) return static_cast<int>(*n);
+  }
+  std::string name = upper(text);
+  if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+  for (int sig = 1; sig < SIGRTMIN; ++sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    if (abbrev != nullptr && name == abbrev) return sig;
+  }
+  auto rt = [&](std::string_view prefix, int base, int direction) -> std::optional<int> {
+    if (name.rfind(prefix, 0) != 0) return std::nullopt;
+    std::string_view offset = std::string_view(name).substr(prefix.size());
+    if (offset.empty()) return base;
+    if (offset.front() != (direction > 0 ? '+' : '-')) return std::nullopt;
+    auto n = to_int(offset.substr(1), SIGRTMAX - SIGRTMIN);
+    if (!n) return std::nullopt;
+    int sig = base + direction * static_cast<int>(*n);
+    if (sig < SIGRTMIN || sig > SIGRTMAX) return std::nullopt;
+    return sig;
+  };
+  if (auto sig = rt("RTMIN", SIGRTMIN, 1)) return sig;
+  if (auto sig = rt("RTMAX", SIGRTMAX, -1)) return sig;
+  set(error, "unknown signal " + quoted(text) + " (examples: TERM, SIGHUP, 9)");
+  return std::nullopt;
+}
+
+std::string signal_name(int sig) {
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+    return sig == SIGRTMIN ? "RTMIN" : "RTMIN+" + std::to_string(sig - SIGRTMIN);
+  }
+  const char* abbrev = sig > 0 ? ::sigabbrev_np(sig) : nullptr;
+  return abbrev != nullptr ? abbrev : std::to_string(sig);
+}
+
+std::optional<mode_t> parse_umask(std::string_view text, std::string* error) {
+  bool octal = !text.empty() && text.size() <= 4;
+  mode_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') octal = false;
+    v = static_cast<mode_t>(v * 8 + static_cast<mode_t>(c - '0'));
+  }
+  if (!octal || v > 0777) {
+    set(error, "invalid umask " + quoted(text) + " (an octal mask such as 022)");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<UserGroup> parse_user_group(std::string_view text, std::string* error) {
+  auto colon = text.find(':');
+  UserGroup ug;
+  ug.user = std::string(text.substr(0, colon));
+  if (colon != std::string_view::npos) ug.group = std::string(text.substr(colon + 1));
+  bool bad_chars = text.find('\0') != std::string_view::npos || text.find('\n') != std::string_view::npos;
+  if (ug.user.empty() || (colon != std::string_view::npos && ug.group.empty()) ||
+      ug.group.find(':') != std::string::npos || bad_chars) {
+    set(error, "invalid user " + quoted(text) + " (USER or USER:GROUP)");
+    return std::nullopt;
+  }
+  return ug;
+}
+
+std::string format_duration(std::chrono::seconds d) {
+  long long s = d.count() < 0 ? 0 : d.count();
+  long long days = s / 86400, hours = s / 3600 % 24, minutes = s / 60 % 60, seconds = s % 60;
+  if (days > 0) return std::to_string(days) + "d " + std::to_string(hours) + "h";
+  if (hours > 0) return std::to_string(hours) + "h " + std::to_string(minutes) + "m";
+  if (minutes > 0) return std::to_string(minutes) + "m " + std::to_string(seconds) + "s";
+  return std::to_string(seconds) + "s";
+}
+
+}  // namespace welld

@@ -1,0 +1,184 @@
+// welld start / restart: the fifteen steps, then exec COMMAND in the daemon.
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "welld/control.hpp"
+#include "welld/daemon.hpp"
+#include "welld/parse.hpp"
+
+extern char** environ;
+
+namespace welld::cli {
+namespace {
+
+struct StartArgs {
+  std::string pidfile;
+  std::string chdir;
+  std::string umask = "022";
+  std::string stdout_path;
+  std::string stderr_path;
+  std::string output;
+  std::string name;
+  std::vector<std::string> env;
+  std::vector<std::string> keep_env;
+  bool inherit_env = false;
+  bool ok_if_running = false;
+  std::vector<std::string> command;
+  // restart only: how to stop the running instance first
+  std::string stop_signal = "TERM";
+  std::string stop_timeout = "10s";
+};
+
+const CLI::Validator kNonEmpty(
+    [](const std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
+    "NONEMPTY", "non-empty");
+
+void add_start_options(CLI::App& sub, StartArgs& a) {
+  sub.add_option("-p,--pidfile", a.pidfile,
+                 "PID file written by the daemon (relative: against the current directory)")
+      ->check(kNonEmpty);
+  sub.add_option("--chdir", a.chdir, "working directory of the daemon (default /)")->check(kNonEmpty);
+  sub.add_option("--umask", a.umask,
+                 "umask of the daemon, octal (default 022 like systemd services; the library's "
+                 "default is 0)");
+  sub.add_option("--env", a.env, "set NAME=VALUE in the daemon's environment (repeatable)");
+  sub.add_option("--keep-env", a.keep_env,
+                 "keep NAME from this environment; globs like 'LC_*' allowed (repeatable)");
+  sub.add_flag("--inherit-env", a.inherit_env,
+               "keep the whole environment except dangerous loader variables (LD_*, MALLOC_*...)");
+  auto* out = sub.add_option("--stdout", a.stdout_path, "append the daemon's stdout to FILE")->check(kNonEmpty);
+  auto* err = sub.add_option("--stderr", a.stderr_path, "append the daemon's stderr to FILE")->check(kNonEmpty);
+  sub.add_option("--output", a.output, "append both stdout and stderr to FILE")
+      ->check(kNonEmpty)
+      ->excludes(out)
+      ->excludes(err);
+  sub.add_option("--name", a.name, "name used in messages (default: the command's name)");
+  sub.add_flag("--ok-if-running", a.ok_if_running, "exit 0 when already running (LSB start)");
+  sub.add_option("command", a.command, "COMMAND [ARG...] after --")->required()->expected(1, -1);
+  sub.positionals_at_end(true);
+}
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The exit code for a failed start (LSB).
+int start_exit_code(const Status& st) {
+  if (st.already_running()) return exit_code::failure;
+  if (st.step == Step::prepare) return exit_code::usage;
+  if (st.step == Step::drop_privileges && st.error == ENOENT) return exit_code::usage;
+  if (st.step == Step::exec) return exit_code::not_installed;
+  if (st.error == EPERM || st.error == EACCES) return exit_code::privilege;
+  return exit_code::failure;
+}
+
+// Build library Options from the command line; on error prints and returns false.
+bool make_options(const StartArgs& a, std::string_view verb, Options& o) {
+  std::string error;
+  auto mask = parse_umask(a.umask, &error);
+  if (!mask) {
+    error_line(verb, error);
+    return false;
+  }
+  for (const auto& e : a.env) {
+    if (!valid_assignment(e)) {
+      error_line(verb, fmt::format("--env: expected NAME=VALUE, got '{}'", e));
+      return false;
+    }
+  }
+  o.pidfile = a.pidfile;
+  o.chdir = a.chdir;
+  o.umask = *mask;
+  o.stdout_path = a.output.empty() ? a.stdout_path : a.output;
+  o.stderr_path = a.output.empty() ? a.stderr_path : a.output;
+  o.environment = {.inherit = a.inherit_env, .keep = a.keep_env, .set = a.env};
+  // welld exits as soon as the daemon is up, so it can reap the daemon if it
+  // dies first and say how it died.
+  o.collect_exit_status = true;
+  return true;
+}
+
+void warn_denied(const Options& o, std::string_view verb) {
+  for (const auto& name : denied_names(o.environment, environ)) {
+    warning_line(verb, fmt::format("not passing {} (dangerous in a daemon; --keep-env {} passes it)", name, name));
+  }
+}
+
+int run_start(const StartArgs& a, std::string_view verb) {
+  Options options;
+  if (!make_options(a, verb, options)) return exit_code::usage;
+  warn_denied(options, verb);
+  std::string name = a.name.empty() ? basename_of(a.command.front()) : a.name;
+  std::string prefix = a.name.empty() ? "" : a.name + ": ";
+  Status st = spawn_daemon(options, a.command);
+  if (st.already_running() && a.ok_if_running) {
+    fmt::print("{} is already running (pid {})\n", name, st.holder);
+    return exit_code::ok;
+  }
+  if (!st) {
+    error_line(verb, prefix + st.message());
+    return start_exit_code(st);
+  }
+  return exit_code::ok;
+}
+
+std::string restart_stop(const StartArgs& a, std::string_view verb, int& code) {
+  std::string error;
+  auto sig = parse_signal(a.stop_signal, &error);
+  auto timeout = sig ? parse_duration(a.stop_timeout, &error) : std::nullopt;
+  if (!sig || !timeout) {
+    code = exit_code::usage;
+    return error;
+  }
+  if (a.pidfile.empty()) {
+    code = exit_code::usage;
+    return "--pidfile is required";
+  }
+  StopResult r = stop_daemon(a.pidfile, *sig, *timeout);
+  if (r.outcome == StopOutcome::refused || r.outcome == StopOutcome::failed) {
+    code = r.error == std::errc::operation_not_permitted ? exit_code::privilege : exit_code::failure;
+    return r.reason;
+  }
+  if (r.outcome == StopOutcome::killed) {
+    warning_line(verb, fmt::format("pid {} did not stop within {}; sent SIGKILL", r.pid, a.stop_timeout));
+  }
+  code = exit_code::ok;
+  return {};
+}
+
+}  // namespace
+
+void add_start_command(CLI::App& root, Action& action) {
+  auto args = std::make_shared<StartArgs>();
+  auto* sub = root.add_subcommand("start", "start COMMAND as a daemon; exit 0 once it runs");
+  sub->footer(verb_footer("welld start [OPTIONS] -- COMMAND [ARG...]", "0 started (or already running with --ok-if-running), 1 failure (e.g. already running), 2 usage or bad option, 4 no permission, 5 COMMAND not found or not executable"));
+  add_start_options(*sub, *args);
+  sub->callback([args, &action] { action = [args] { return run_start(*args, "start"); }; });
+}
+
+void add_restart_command(CLI::App& root, Action& action) {
+  auto args = std::make_shared<StartArgs>();
+  auto* sub = root.add_subcommand("restart", "stop the daemon named by --pidfile (if running), then start COMMAND");
+  sub->footer(verb_footer("welld restart -p FILE [OPTIONS] -- COMMAND [ARG...]", "as for stop, then as for start"));
+  add_start_options(*sub, *args);
+  sub->add_option("--signal", args->stop_signal, "signal to stop the running instance (default TERM)");
+  sub->add_option("--timeout", args->stop_timeout, "wait this long before SIGKILL (default 10s)");
+  sub->callback([args, &action] {
+    action = [args] {
+      int code = 0;
+      std::string error = restart_stop(*args, "restart", code);
+      if (code != exit_code::ok) {
+        error_line("restart", error);
+        return code;
+      }
+      return run_start(*args, "restart");
+    };
+  });
+}
+
+}  // namespace welld::cli
