@@ -1,0 +1,429 @@
+// The welld CLI end to end: real daemons, inspected through /proc.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <future>
+#include <set>
+
+#include "support/test_support.hpp"
+
+using namespace std::chrono_literals;
+namespace t = welld::test;
+
+namespace {
+
+t::RunResult welld_cli(std::vector<std::string> args,
+                       const std::optional<std::vector<std::string>>& env = std::nullopt) {
+  args.insert(args.begin(), WELLD_CLI_PATH);
+  return t::run(args, 120s, env);
+}
+
+pid_t pid_in(const std::string& pidfile) {
+  std::string text = t::read_file(pidfile);
+  return text.empty() ? -1 : static_cast<pid_t>(std::stol(text));
+}
+
+// A started daemon, killed at the end of the test whatever happens.
+struct Started {
+  t::RunResult result;
+  pid_t pid = -1;
+  t::ProcessGuard guard;
+};
+
+Started start(const std::string& pidfile, std::vector<std::string> extra,
+              std::vector<std::string> command = {"/bin/sleep", "1000"},
+              const std::optional<std::vector<std::string>>& env = std::nullopt) {
+  std::vector<std::string> args = {"start", "-p", pidfile};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  Started s;
+  s.result = welld_cli(args, env);
+  if (s.result.exit_code == 0) {
+    s.pid = pid_in(pidfile);
+    s.guard.reset(s.pid);
+  }
+  return s;
+}
+
+// A live process that is not a daemon of ours.
+t::ProcessGuard stranger() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", "1000", nullptr);
+    ::_exit(127);
+  }
+  return t::ProcessGuard(pid);
+}
+
+TEST(Cli, StartStatusStop) {
+  t::TempDir dir;
+  std::string pidfile = dir / "sleep.pid";
+  Started s = start(pidfile, {});
+  ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
+  ASSERT_GT(s.pid, 1);
+  // The PID file names COMMAND itself, a clean daemon.
+  EXPECT_EQ(t::read_file(pidfile), std::to_string(s.pid) + "\n");
+  EXPECT_EQ(t::proc_stat(s.pid)[2], "sleep");
+  EXPECT_EQ(t::proc_stat(s.pid)[7], "0");
+  EXPECT_NE(t::proc_stat(s.pid)[6], std::to_string(s.pid));
+  struct stat st {};
+  ASSERT_EQ(::stat(pidfile.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644U);
+
+  auto status = welld_cli({"status", "-p", pidfile});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("sleep is running (pid " + std::to_string(s.pid)), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("/bin/sleep 1000"), std::string::npos) << status.out;
+
+  auto stop = welld_cli({"stop", "-p", pidfile});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_TRUE(s.guard.wait_gone(10s));
+  EXPECT_FALSE(t::exists(pidfile));
+  EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 3);
+  auto again = welld_cli({"stop", "-p", pidfile});
+  EXPECT_EQ(again.exit_code, 0) << "stop of a stopped daemon is success (LSB)";
+  EXPECT_NE(again.out.find("not running"), std::string::npos);
+}
+
+TEST(Cli, DefaultsUmaskChdirAndEnvironment) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_TIME=C", "SECRET_TOKEN=x",
+                                  "LD_PRELOAD=", "HOME=/nonexistent", "TZ=UTC"};
+  Started s = start(pidfile, {}, {"/bin/sleep", "1000"}, env);
+  ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
+  EXPECT_EQ(t::proc_status(s.pid)["Umask"], "0022");
+  EXPECT_EQ(t::proc_cwd(s.pid), "/");
+  auto e = t::proc_environ(s.pid);
+  std::set<std::string> got(e.begin(), e.end());
+  EXPECT_EQ(got, (std::set<std::string>{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_TIME=C", "TZ=UTC"}));
+}
+
+TEST(Cli, EnvironmentOptions) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  std::vector<std::string> env = {"SECRET_TOKEN=x", "APP_ONE=1", "APP_TWO=2", "LD_PRELOAD=", "MALLOC_ARENA_MAX=2"};
+  Started s = start(pidfile, {"--env", "GREETING=hi", "--keep-env", "APP_*", "--umask", "077", "--chdir", dir.path()},
+                    {"/bin/sleep", "1000"}, env);
+  ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
+  auto e = t::proc_environ(s.pid);
+  std::set<std::string> got(e.begin(), e.end());
+  std::string default_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  EXPECT_EQ(got, (std::set<std::string>{default_path, "GREETING=hi", "APP_ONE=1", "APP_TWO=2"}));
+  EXPECT_EQ(t::proc_status(s.pid)["Umask"], "0077");
+  EXPECT_EQ(t::proc_cwd(s.pid), dir.path());
+
+  std::string pidfile2 = dir / "e.pid";
+  Started all = start(pidfile2, {"--inherit-env"}, {"/bin/sleep", "1000"}, env);
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.err;
+  auto e2 = t::proc_environ(all.pid);
+  std::set<std::string> got2(e2.begin(), e2.end());
+  EXPECT_TRUE(got2.count("SECRET_TOKEN=x"));
+  EXPECT_FALSE(got2.count("LD_PRELOAD="));
+  EXPECT_FALSE(got2.count("MALLOC_ARENA_MAX=2"));
+  EXPECT_NE(all.result.err.find("welld: start: warning: not passing LD_PRELOAD"), std::string::npos) << all.result.err;
+  EXPECT_NE(all.result.err.find("not passing MALLOC_ARENA_MAX"), std::string::npos);
+
+  std::string pidfile3 = dir / "f.pid";
+  Started kept = start(pidfile3, {"--inherit-env", "--keep-env", "LD_PRELOAD"}, {"/bin/sleep", "1000"}, env);
+  ASSERT_EQ(kept.result.exit_code, 0) << kept.result.err;
+  auto e3 = t::proc_environ(kept.pid);
+  EXPECT_TRUE(std::set<std::string>(e3.begin(), e3.end()).count("LD_PRELOAD="));
+}
+
+TEST(Cli, OutputOptions) {
+  t::TempDir dir;
+  std::string out = dir / "out.log", err = dir / "err.log", both = dir / "both.log";
+  t::write_file(out, "earlier\n");
+  std::vector<std::string> script = {"/bin/sh", "-c", "echo to-out; echo to-err >&2; exec sleep 1000"};
+  Started a = start(dir / "a.pid", {"--stdout", out, "--stderr", err}, script);
+  ASSERT_EQ(a.result.exit_code, 0) << a.result.err;
+  Started b = start(dir / "b.pid", {"--output", both}, script);
+  ASSERT_EQ(b.result.exit_code, 0) << b.result.err;
+  // The shell execs sleep after writing: wait until it has.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((t::proc_stat(a.pid)[2] != "sleep" || t::proc_stat(b.pid)[2] != "sleep") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);   // no readiness protocol for a plain shell
+  }
+  EXPECT_EQ(t::read_file(out), "earlier\nto-out\n") << "stdout is appended to";
+  EXPECT_EQ(t::read_file(err), "to-err\n");
+  std::string b_text = t::read_file(both);
+  EXPECT_NE(b_text.find("to-out\n"), std::string::npos);
+  EXPECT_NE(b_text.find("to-err\n"), std::string::npos);
+  EXPECT_EQ(t::proc_fds(a.pid)[0], "/dev/null");
+}
+
+TEST(Cli, AlreadyRunningAndOkIfRunningAndName) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  Started s = start(pidfile, {});
+  ASSERT_EQ(s.result.exit_code, 0);
+  auto second = welld_cli({"start", "-p", pidfile, "--name", "web", "--", "/bin/sleep", "1000"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_EQ(second.err, "welld: start: web: already running (pid " + std::to_string(s.pid) + ")\n");
+  auto ok = welld_cli({"start", "-p", pidfile, "--ok-if-running", "--", "/bin/sleep", "1000"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_NE(ok.out.find("already running (pid " + std::to_string(s.pid) + ")"), std::string::npos);
+  EXPECT_EQ(pid_in(pidfile), s.pid);
+}
+
+TEST(Cli, ExecFailuresExit5AndLeaveNothing) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  std::string not_exec = dir / "plain.txt";
+  t::write_file(not_exec, "not a program\n");
+  ::chmod(not_exec.c_str(), 0644);
+  std::string bad_format = dir / "bad";
+  t::write_file(bad_format, std::string("\x7f" "ELF garbage", 12));
+  ::chmod(bad_format.c_str(), 0755);
+  struct Case {
+    std::string command;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"no-such-program-welld", "cannot execute no-such-program-welld: No such file or directory"},
+      {dir / "missing", "cannot execute " + (dir / "missing") + ": No such file or directory"},
+      {bad_format, "cannot execute " + bad_format + ": Exec format error"},
+  };
+  if (::geteuid() != 0) {
+    cases.push_back({not_exec, "cannot execute " + not_exec + ": Permission denied"});
+  }
+  for (const auto& c : cases) {
+    auto r = welld_cli({"start", "-p", pidfile, "--", c.command});
+    EXPECT_EQ(r.exit_code, 5) << c.command << ": " << r.err;
+    EXPECT_EQ(r.err, "welld: start: " + c.message + "\n");
+    EXPECT_FALSE(t::exists(pidfile)) << c.command;
+  }
+}
+
+TEST(Cli, UsageErrorsExit2) {
+  t::TempDir dir;
+  std::string p = dir / "d.pid";
+  std::vector<std::vector<std::string>> bad = {
+      {"start", "-p", p},
+      {"start", "-p", "", "--", "/bin/true"},
+      {"start", "--umask", "999", "--", "/bin/true"},
+      {"start", "--umask", "abc", "--", "/bin/true"},
+      {"start", "--env", "NOEQUALS", "--", "/bin/true"},
+      {"start", "--output", "x", "--stdout", "y", "--", "/bin/true"},
+      {"start", "--chdir", "", "--", "/bin/true"},
+      {"stop"},
+      {"stop", "-p", p, "--timeout", "soon"},
+      {"stop", "-p", p, "--signal", "NOSUCH"},
+      {"reload", "-p", p, "--signal", "99"},
+      {"frobnicate"},
+      {},
+  };
+  for (const auto& args : bad) {
+    auto r = welld_cli(args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << joined << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_EQ(r.err.rfind("welld: ", 0), 0U) << r.err;
+  }
+  EXPECT_FALSE(t::exists(p));
+}
+
+TEST(Cli, HelpDocumentsExitCodes) {
+  auto top = welld_cli({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("status: 0 running, 1 dead but PID file exists, 3 not running, 4 unknown"), std::string::npos);
+  for (std::string verb : {"start", "stop", "status", "reload", "restart"}) {
+    auto r = welld_cli({verb, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << verb;
+    EXPECT_NE(r.out.find("Exit codes:"), std::string::npos) << verb;
+  }
+}
+
+TEST(Cli, SixteenConcurrentStartsLeaveOneDaemon) {
+  t::TempDir dir;
+  std::string pidfile = dir / "race.pid";
+  std::vector<std::future<t::RunResult>> racers;
+  for (int i = 0; i < 16; ++i) {
+    racers.push_back(std::async(std::launch::async, [&] {
+      return welld_cli({"start", "-p", pidfile, "--", "/bin/sleep", "1000"});
+    }));
+  }
+  std::vector<t::RunResult> results;
+  for (auto& r : racers) results.push_back(r.get());
+  pid_t winner = pid_in(pidfile);
+  t::ProcessGuard guard(winner);
+  int ok = 0;
+  for (const auto& r : results) {
+    if (r.exit_code == 0) {
+      ++ok;
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "welld: start: already running (pid " + std::to_string(winner) + ")\n");
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_TRUE(t::alive(winner));
+  // No other sleep 1000 of ours survived: every loser's daemon has exited.
+  for (const auto& r : results) EXPECT_FALSE(r.timed_out);
+}
+
+TEST(Cli, ReusedPidIsNeverSignalled) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  Started s = start(pidfile, {});
+  ASSERT_EQ(s.result.exit_code, 0);
+  s.guard.reset();   // kill the daemon; the PID file (with its identity) stays
+  ASSERT_TRUE(t::exists(pidfile));
+  // The file now names an unrelated live process, as after PID reuse.
+  auto other = stranger();
+  {
+    // Rewrite the contents in place (the identity record stays with the file).
+    FILE* f = std::fopen(pidfile.c_str(), "r+");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(::ftruncate(::fileno(f), 0), 0);
+    std::fprintf(f, "%d\n", other.pid());
+    std::fclose(f);
+  }
+  auto status = welld_cli({"status", "-p", pidfile});
+  EXPECT_EQ(status.exit_code, 1) << status.out << status.err;
+  EXPECT_NE(status.out.find("now belongs to another process"), std::string::npos) << status.out;
+  auto stop = welld_cli({"stop", "-p", pidfile});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  auto reload = welld_cli({"reload", "-p", pidfile});
+  EXPECT_EQ(reload.exit_code, 7);
+  EXPECT_TRUE(t::alive(other.pid())) << "stop signalled a stranger";
+  Started again = start(pidfile, {});
+  EXPECT_EQ(again.result.exit_code, 0) << again.result.err;
+  EXPECT_TRUE(t::alive(other.pid()));
+}
+
+TEST(Cli, SymlinkedPidfileIsRefused) {
+  t::TempDir dir;
+  std::string target = dir / "precious";
+  t::write_file(target, "keep\n");
+  std::string pidfile = dir / "d.pid";
+  ASSERT_EQ(::symlink(target.c_str(), pidfile.c_str()), 0);
+  auto r = welld_cli({"start", "-p", pidfile, "--", "/bin/sleep", "1000"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "welld: start: refusing PID file " + pidfile + ": it is a symbolic link\n");
+  EXPECT_EQ(t::read_file(target), "keep\n");
+  EXPECT_EQ(welld_cli({"stop", "-p", pidfile}).exit_code, 1);
+  EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 4);
+  EXPECT_EQ(t::read_file(target), "keep\n");
+}
+
+TEST(Cli, GarbagePidfilesNeverLeadToASignal) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  // Our own shell-like parent and ourselves must never be signalled either.
+  std::vector<std::string> contents = {"", "abc", "-1", "0", "1", "99999999999", std::string(10240, '7'),
+                                       std::to_string(::getpid()) + "\n", std::to_string(::getppid()) + "\n"};
+  for (const auto& c : contents) {
+    t::write_file(pidfile, c);
+    auto stop = welld_cli({"stop", "-p", pidfile, "--signal", "KILL"});
+    EXPECT_EQ(stop.exit_code, 1) << '"' << c.substr(0, 12) << "\": " << stop.err;
+    EXPECT_NE(stop.err.find("refusing to signal"), std::string::npos) << stop.err;
+    EXPECT_EQ(welld_cli({"reload", "-p", pidfile, "--signal", "KILL"}).exit_code, 1);
+    EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 4);
+  }
+  // We are alive to assert it. A garbage file does not block start.
+  for (const auto& c : {std::string("abc"), std::string("0"), std::string("")}) {
+    t::write_file(pidfile, c);
+    Started s = start(pidfile, {});
+    EXPECT_EQ(s.result.exit_code, 0) << s.result.err;
+    EXPECT_EQ(welld_cli({"stop", "-p", pidfile}).exit_code, 0);
+  }
+}
+
+TEST(Cli, StopEscalatesToSigkill) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  std::string ready = dir / "ready";
+  Started s = start(pidfile, {}, {"/bin/sh", "-c", "trap '' TERM; touch " + ready + "; while :; do sleep 1; done"});
+  ASSERT_EQ(s.result.exit_code, 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!t::exists(ready) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(t::exists(ready)) << "the TERM trap was never installed";
+  auto stop = welld_cli({"stop", "-p", pidfile, "--timeout", "300ms"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.err.find("did not stop within 300ms after SIGTERM; sent SIGKILL"), std::string::npos) << stop.err;
+  EXPECT_TRUE(s.guard.wait_gone(10s));
+  EXPECT_FALSE(t::exists(pidfile));
+}
+
+TEST(Cli, DaemonFromTermBlockedParentStillStops) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  auto r = t::run({BLOCK_TERM_EXEC_PATH, WELLD_CLI_PATH, "start", "-p", pidfile, "--", "/bin/sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t pid = pid_in(pidfile);
+  t::ProcessGuard guard(pid);
+  auto status = t::proc_status(pid);
+  EXPECT_FALSE(t::mask_has(status["SigBlk"], SIGTERM));
+  EXPECT_FALSE(t::mask_has(status["SigIgn"], SIGHUP));
+  auto stop = welld_cli({"stop", "-p", pidfile, "--timeout", "30s"});
+  EXPECT_EQ(stop.exit_code, 0);
+  EXPECT_NE(stop.out.find("stopped"), std::string::npos) << "needed SIGKILL: " << stop.out << stop.err;
+  EXPECT_TRUE(guard.wait_gone(10s));
+}
+
+TEST(Cli, ReloadSendsHupAndSevenWhenNotRunning) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  std::string log = dir / "log";
+  std::string ready = dir / "ready";
+  Started s = start(pidfile, {"--output", log},
+                    {"/bin/sh", "-c", "trap 'echo reloaded' HUP; touch " + ready + "; while :; do sleep 0.05; done"});
+  ASSERT_EQ(s.result.exit_code, 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!t::exists(ready) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  auto r = welld_cli({"reload", "-p", pidfile});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  while (t::read_file(log).find("reloaded") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(t::read_file(log).find("reloaded"), std::string::npos);
+  EXPECT_TRUE(t::alive(s.pid));
+  EXPECT_EQ(welld_cli({"stop", "-p", pidfile}).exit_code, 0);
+  auto gone = welld_cli({"reload", "-p", pidfile});
+  EXPECT_EQ(gone.exit_code, 7);
+  EXPECT_NE(gone.err.find("not running"), std::string::npos);
+}
+
+TEST(Cli, StatusCodes) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 3);
+  Started s = start(pidfile, {});
+  ASSERT_EQ(s.result.exit_code, 0);
+  EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 0);
+  s.guard.reset();   // dies; the file remains
+  auto dead = welld_cli({"status", "-p", pidfile});
+  EXPECT_EQ(dead.exit_code, 1);
+  EXPECT_NE(dead.out.find("is not running, but its PID file remains"), std::string::npos);
+  t::write_file(pidfile, "garbage");
+  EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 4);
+}
+
+TEST(Cli, RestartReplacesTheDaemon) {
+  t::TempDir dir;
+  std::string pidfile = dir / "d.pid";
+  Started s = start(pidfile, {});
+  ASSERT_EQ(s.result.exit_code, 0);
+  auto r = welld_cli({"restart", "-p", pidfile, "--", "/bin/sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pid_t fresh = pid_in(pidfile);
+  t::ProcessGuard guard(fresh);
+  EXPECT_NE(fresh, s.pid);
+  EXPECT_TRUE(s.guard.wait_gone(10s));
+  EXPECT_TRUE(t::alive(fresh));
+  // restart of a stopped service just starts it
+  EXPECT_EQ(welld_cli({"stop", "-p", pidfile}).exit_code, 0);
+  auto r2 = welld_cli({"restart", "-p", pidfile, "--", "/bin/sleep", "1000"});
+  EXPECT_EQ(r2.exit_code, 0);
+  t::ProcessGuard guard2(pid_in(pidfile));
+}
+
+}  // namespace
