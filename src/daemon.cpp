@@ -530,9 +530,8 @@ std::string resolve_executable(const std::string& name, const std::string& path_
   int first_error = 0;
   while (start <= path_env.size()) {
     size_t colon = path_env.find(':', start);
-    std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
+    std::string_view dir = std::string_view(path_env).substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string candidate = std::string(dir.empty() ? std::string_view(".") : dir) + "/" + name;
     err = ENOENT;
     if (usable(candidate)) return candidate;
     if (err != ENOENT && first_error == 0) first_error = err;

@@ -100,7 +100,7 @@ int run_reload(const ControlArgs& a) {
   SignalResult r = signal_daemon(a.pidfile, *sig, {.trust_any = a.trust_pidfile});
   std::string name = a.display_name();
   switch (r.outcome) {
-    case SignalOutcome::sent: fmt::print("{} sent SIG{} (pid {})\n", name, signal_name(*sig), r.pid); return exit_code::ok;
+    case SignalOutcome::sent: fmt::print("sent SIG{} to {} (pid {})\n", signal_name(*sig), name, r.pid); return exit_code::ok;
     case SignalOutcome::not_running: error_line("reload", name + " is " + r.reason); return exit_code::not_running;
     case SignalOutcome::refused: error_line("reload", r.reason); return exit_code::failure;
     case SignalOutcome::failed: error_line("reload", r.reason); return failure_code(r.error);
