@@ -56,6 +56,11 @@ struct Plan {
   CloseMethod close_method = CloseMethod::automatic;
   bool drop = false;
   Credentials creds;
+  std::string chroot;
+  bool no_new_privs = false;
+  bool set_nice = false;
+  int nice = 0;
+  std::vector<ResourceLimit> rlimits;
   std::string exec_path;
   std::vector<std::string> argv_strings;
   std::vector<char*> argv;
@@ -99,6 +104,33 @@ std::optional<Status> check_dir_of(Step step, const std::string& path) {
   return std::nullopt;
 }
 
+// A file welld creates or appends to on the daemon's behalf must not sit in
+// a directory that someone else can write: they could swap it for a symlink
+// or a hard link between our check and our open. Sticky directories (/tmp)
+// are fine when the file is absent or ours: others cannot rename or remove it.
+std::optional<Status> check_safe_location(Step step, const std::string& path) {
+  std::string dir = parent_dir(path);
+  struct stat d {};
+  if (::stat(dir.c_str(), &d) != 0) return failure(step, errno, path);
+  if (!S_ISDIR(d.st_mode)) return failure(step, ENOTDIR, path);
+  struct stat l {};
+  if (::lstat(path.c_str(), &l) == 0 && !S_ISREG(l.st_mode)) {
+    Status st = failure(step, S_ISLNK(l.st_mode) ? ELOOP : EINVAL, path);
+    st.detail = S_ISLNK(l.st_mode) ? "it is a symbolic link" : "it is not a regular file";
+    return st;
+  }
+  bool others_write = (d.st_mode & S_IWOTH) != 0 || (d.st_uid != 0 && d.st_uid != ::geteuid());
+  if (!others_write) return std::nullopt;
+  struct stat f {};
+  bool exists = ::lstat(path.c_str(), &f) == 0;
+  if ((d.st_mode & S_ISVTX) != 0 && (!exists || f.st_uid == ::geteuid())) return std::nullopt;
+  Status st = failure(step, EPERM, path);
+  st.detail = "directory " + dir + ((d.st_mode & S_IWOTH) != 0 ? " is writable by others" :
+              " belongs to uid " + std::to_string(d.st_uid)) +
+              ((d.st_mode & S_ISVTX) != 0 ? " and the file is not ours" : " and is not sticky");
+  return st;
+}
+
 std::optional<Status> make_plan(const Options& o, Plan& plan) {
   if (!o.group.empty() && o.user.empty()) {
     return failure(Step::prepare, EINVAL, "a group was given without a user");
@@ -126,14 +158,42 @@ std::optional<Status> make_plan(const Options& o, Plan& plan) {
   plan.close_method = o.close_method;
 
   struct stat st {};
-  if (::stat(plan.chdir.c_str(), &st) != 0) return failure(Step::chdir, errno, plan.chdir);
-  if (!S_ISDIR(st.st_mode)) return failure(Step::chdir, ENOTDIR, plan.chdir);
+  plan.chroot = absolute(o.chroot);
+  if (!plan.chroot.empty()) {
+    if (::stat(plan.chroot.c_str(), &st) != 0) return failure(Step::chroot, errno, plan.chroot);
+    if (!S_ISDIR(st.st_mode)) return failure(Step::chroot, ENOTDIR, plan.chroot);
+    if (!o.chdir.empty() && o.chdir.front() != '/') {
+      return failure(Step::prepare, EINVAL, "with a chroot, the working directory must be absolute");
+    }
+    plan.chdir = o.chdir.empty() ? "/" : o.chdir;
+  }
+  std::string chdir_seen = plan.chroot + plan.chdir;
+  if (::stat(chdir_seen.c_str(), &st) != 0) return failure(Step::chdir, errno, chdir_seen);
+  if (!S_ISDIR(st.st_mode)) return failure(Step::chdir, ENOTDIR, chdir_seen);
   if (!plan.pidfile.empty()) {
     if (auto bad = check_dir_of(Step::pidfile, plan.pidfile)) return bad;
+    if (auto bad = check_safe_location(Step::pidfile, plan.pidfile)) return bad;
   }
   for (const auto* log : {&plan.stdout_path, &plan.stderr_path}) {
     if (log->empty()) continue;
     if (auto bad = check_dir_of(Step::redirect_stdio, *log)) return bad;
+    if (auto bad = check_safe_location(Step::redirect_stdio, *log)) return bad;
+  }
+  plan.no_new_privs = o.no_new_privs;
+  plan.set_nice = o.nice.has_value();
+  plan.nice = o.nice.value_or(0);
+  if (plan.nice < -20 || plan.nice > 19) return failure(Step::prepare, EINVAL, "nice must be between -20 and 19");
+  plan.rlimits = o.rlimits;
+  for (const auto& r : plan.rlimits) {
+    if (r.resource < 0 || r.resource >= RLIM_NLIMITS || (r.hard != RLIM_INFINITY && r.soft > r.hard)) {
+      return failure(Step::prepare, EINVAL, "invalid resource limit");
+    }
+  }
+  if (!o.keep_caps.empty() && o.user.empty()) {
+    return failure(Step::prepare, EINVAL, "capabilities can only be kept across a user switch (no user given)");
+  }
+  if (o.supplementary_groups && o.user.empty()) {
+    return failure(Step::prepare, EINVAL, "supplementary groups were given without a user");
   }
 
   EnvironmentPolicy policy = o.environment;
@@ -141,6 +201,14 @@ std::optional<Status> make_plan(const Options& o, Plan& plan) {
     std::string what;
     if (auto ec = resolve_credentials(o.user, o.group, plan.creds, &what)) {
       return failure(Step::drop_privileges, ec.value(), what.empty() ? o.user : what);
+    }
+    if (o.supplementary_groups) {
+      if (auto ec = resolve_groups(*o.supplementary_groups, plan.creds.groups, &what)) {
+        return failure(Step::drop_privileges, ec.value(), what);
+      }
+    }
+    if (auto ec = resolve_capabilities(o.keep_caps, plan.creds.keep_caps, &what)) {
+      return failure(Step::prepare, ec.value(), what);
     }
     plan.drop = true;
     // The target user's identity, unless the caller set them explicitly.
@@ -172,15 +240,41 @@ std::optional<Status> plan_exec(const std::vector<std::string>& argv, Plan& plan
     if (std::strncmp(*e, "PATH=", 5) == 0) path_env = *e + 5;
   }
   int err = 0;
-  plan.exec_path = resolve_executable(argv.front(), path_env, err);
+  if (plan.chroot.empty()) {
+    plan.exec_path = absolute(resolve_executable(argv.front(), path_env, err));
+  } else {
+    // Inside the new root: absolute names and PATH entries are chroot-relative.
+    if (argv.front().find('/') != std::string::npos && argv.front().front() != '/') {
+      return failure(Step::prepare, EINVAL, "with a chroot, the program path must be absolute or a bare name");
+    }
+    std::string rooted_path;
+    for (size_t start = 0; start <= path_env.size();) {
+      size_t colon = path_env.find(':', start);
+      std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      if (!dir.empty() && dir.front() == '/') rooted_path += (rooted_path.empty() ? "" : ":") + plan.chroot + dir;
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    std::string name = argv.front().front() == '/' ? plan.chroot + argv.front() : argv.front();
+    std::string found = resolve_executable(name, rooted_path, err);
+    if (!found.empty()) plan.exec_path = found.substr(plan.chroot.size());
+  }
   if (plan.exec_path.empty()) return failure(Step::exec, err, argv.front());
-  plan.exec_path = absolute(plan.exec_path);
   plan.argv_strings = argv;
   plan.argv = pointers(plan.argv_strings);
   return std::nullopt;
 }
 
 // ---- after fork: async-signal-safe only --------------------------------
+
+// Where the daemon's own PID file is, for removal: the path, or (after a
+// chroot) a directory fd opened before it and the file's name.
+int g_pidfile_dir = AT_FDCWD;
+const char* g_pidfile_name = nullptr;
+
+void remove_own_pidfile() noexcept {
+  if (g_pidfile_name != nullptr) remove_pidfile_at(g_pidfile_dir, g_pidfile_name, ::getpid());
+}
 
 void send(int fd, ReportKind kind, Step step = Step::none, int error = 0) noexcept {
   Report r{kind, static_cast<std::int32_t>(step), error, static_cast<std::int32_t>(::getpid())};
@@ -290,11 +384,52 @@ void set_listen_pid(const Plan& plan) noexcept {
   }
 }
 
+struct Failed {
+  Step step = Step::none;
+  int error = 0;
+};
+
+// After the PID file: chroot (with chdir inside it), limits and priority,
+// then the privilege drop and no_new_privs. Also records where the PID file
+// is for remove_own_pidfile.
+Failed confine(const Plan& plan) noexcept {
+  if (!plan.pidfile.empty()) g_pidfile_name = plan.pidfile.c_str();
+  if (!plan.chroot.empty()) {
+    if (!plan.pidfile.empty()) {
+      // Keep a handle on the PID file's host directory across the chroot.
+      size_t slash = plan.pidfile.rfind('/');
+      std::string_view dir(plan.pidfile.c_str(), slash == 0 ? 1 : slash);
+      char path[PATH_MAX];
+      if (dir.size() >= sizeof path) return {Step::chroot, ENAMETOOLONG};
+      std::memcpy(path, dir.data(), dir.size());
+      path[dir.size()] = '\0';
+      g_pidfile_dir = ::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (g_pidfile_dir < 0) return {Step::chroot, errno};
+      g_pidfile_name = plan.pidfile.c_str() + slash + 1;
+    }
+    if (::chroot(plan.chroot.c_str()) != 0) return {Step::chroot, errno};
+    if (::chdir(plan.chdir.c_str()) != 0) return {Step::chdir, errno};
+  }
+  for (const auto& r : plan.rlimits) {
+    rlimit lim{r.soft, r.hard};
+    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &lim) != 0) return {Step::limits, errno};
+  }
+  if (plan.set_nice && ::setpriority(PRIO_PROCESS, 0, plan.nice) != 0) return {Step::limits, errno};
+  if (plan.drop) {
+    if (auto ec = drop_privileges(plan.creds)) return {Step::drop_privileges, ec.value()};
+  }
+  if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) {
+    return {Step::drop_privileges, errno};
+  }
+  return {};
+}
+
 // Steps 9-13 in the daemon.
 void settle_daemon(const Plan& plan, int report_fd) noexcept {
   if (int err = redirect_stdio(plan)) fail_and_exit(report_fd, Step::redirect_stdio, err);
   ::umask(plan.umask);
-  if (::chdir(plan.chdir.c_str()) != 0) fail_and_exit(report_fd, Step::chdir, errno);
+  // With a chroot the PID file is a host path: write it first, then enter.
+  if (plan.chroot.empty() && ::chdir(plan.chdir.c_str()) != 0) fail_and_exit(report_fd, Step::chdir, errno);
   if (!plan.pidfile.empty()) {
     pid_t holder = -1;
     if (auto ec = write_pidfile(plan.pidfile.c_str(), ::getpid(), &holder)) {
@@ -304,11 +439,9 @@ void settle_daemon(const Plan& plan, int report_fd) noexcept {
       ::_exit(1);
     }
   }
-  if (plan.drop) {
-    if (auto ec = drop_privileges(plan.creds)) {
-      remove_pidfile(plan.pidfile.c_str(), ::getpid());
-      fail_and_exit(report_fd, Step::drop_privileges, ec.value());
-    }
+  if (auto [step, err] = confine(plan); step != Step::none) {
+    remove_own_pidfile();
+    fail_and_exit(report_fd, step, err);
   }
 }
 
@@ -372,6 +505,8 @@ std::string subject_for(Step step, const Plan& plan) {
   switch (step) {
     case Step::pidfile: return plan.pidfile;
     case Step::chdir: return plan.chdir;
+    case Step::chroot: return plan.chroot;
+    case Step::limits: return "the daemon";
     case Step::redirect_stdio:
       return plan.stdout_path.empty() ? (plan.stderr_path.empty() ? "/dev/null" : plan.stderr_path)
                                       : plan.stdout_path;
@@ -451,18 +586,18 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
       ::execve(plan.exec_path.c_str(), plan.argv.data(),
                plan.sanitize_env ? plan.envp.data() : environ);
       int err = errno;
-      remove_pidfile(plan.pidfile.c_str(), ::getpid());
+      remove_own_pidfile();
       fail_and_exit(report_fd, Step::exec, err);
     }
     int code = *init ? (*init)() : 0;
     if (code != 0) {
-      remove_pidfile(plan.pidfile.c_str(), ::getpid());
+      remove_own_pidfile();
       fail_and_exit(report_fd, Step::init, code);
     }
     send(report_fd, ReportKind::initialized);   // step 14
     ::close(report_fd);
     int status = *run ? (*run)() : 0;
-    remove_pidfile(plan.pidfile.c_str(), ::getpid());
+    remove_own_pidfile();
     std::exit(status);
   }
   write_end.reset();
@@ -484,6 +619,10 @@ std::string describe_wait_status(int ws) {
 std::string Status::message() const {
   if (step == Step::none) return "ok";
   std::string sys = std::system_category().message(error);
+  if (!detail.empty()) {
+    std::string what = step == Step::pidfile ? "PID file " : step == Step::redirect_stdio ? "log file " : "";
+    return "refusing " + what + subject + ": " + detail;
+  }
   switch (step) {
     case Step::pidfile:
       if (error == EEXIST) {
@@ -562,7 +701,7 @@ Status run_foreground(const Options& options, const InitFn& init, const RunFn& r
   fg.stderr_path.clear();
   Plan plan;
   if (auto bad = make_plan(fg, plan)) return *bad;
-  if (!options.chdir.empty() && ::chdir(plan.chdir.c_str()) != 0) {
+  if (!options.chdir.empty() && plan.chroot.empty() && ::chdir(plan.chdir.c_str()) != 0) {
     return failure(Step::chdir, errno, plan.chdir);
   }
   if (options.umask) ::umask(plan.umask);
@@ -574,22 +713,20 @@ Status run_foreground(const Options& options, const InitFn& init, const RunFn& r
       return st;
     }
   }
-  if (plan.drop) {
-    if (auto ec = drop_privileges(plan.creds)) {
-      remove_pidfile(plan.pidfile.c_str(), ::getpid());
-      return failure(Step::drop_privileges, ec.value(), plan.creds.user);
-    }
+  if (auto [step, err] = confine(plan); step != Step::none) {
+    remove_own_pidfile();
+    return failure(step, err, subject_for(step, plan));
   }
   int code = init ? init() : 0;
   if (code != 0) {
-    remove_pidfile(plan.pidfile.c_str(), ::getpid());
+    remove_own_pidfile();
     notify("ERRNO=" + std::to_string(code));
     return failure(Step::init, code, "");
   }
   notify(notify_state::ready);
   int status = run ? run() : 0;
   notify(notify_state::stopping);
-  remove_pidfile(plan.pidfile.c_str(), ::getpid());
+  remove_own_pidfile();
   if (exit_status != nullptr) *exit_status = status;
   Status st;
   st.pid = ::getpid();

@@ -147,6 +147,73 @@ std::optional<UserGroup> parse_user_group(std::string_view text, std::string* er
   return ug;
 }
 
+namespace {
+
+struct RlimitName {
+  const char* name;
+  int resource;
+};
+
+constexpr RlimitName kRlimits[] = {
+    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},     {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},   {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},   {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
+
+std::optional<rlim_t> parse_limit_value(std::string_view v) {
+  if (v == "unlimited" || v == "infinity") return RLIM_INFINITY;
+  unsigned shift = 0;
+  if (!v.empty()) {
+    switch (v.back()) {
+      case 'K': case 'k': shift = 10; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'G': case 'g': shift = 30; break;
+      case 'T': case 't': shift = 40; break;
+      default: break;
+    }
+  }
+  if (shift != 0) v.remove_suffix(1);
+  auto n = to_int(v, (1LL << 62) >> shift);
+  if (!n) return std::nullopt;
+  return static_cast<rlim_t>(*n) << shift;
+}
+
+}  // namespace
+
+std::optional<RlimitSpec> parse_rlimit(std::string_view text, std::string* error) {
+  auto eq = text.find('=');
+  std::string name(text.substr(0, eq));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name.rfind("rlimit_", 0) == 0) name.erase(0, 7);
+  RlimitSpec spec;
+  for (const auto& r : kRlimits) {
+    if (name == r.name) spec.resource = r.resource;
+  }
+  if (eq == std::string_view::npos || spec.resource < 0) {
+    set(error, "invalid --rlimit " + quoted(text) + " (NAME=SOFT[:HARD], NAME one of as, core, cpu, data, "
+               "fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)");
+    return std::nullopt;
+  }
+  std::string_view values = text.substr(eq + 1);
+  auto colon = values.find(':');
+  auto soft = parse_limit_value(values.substr(0, colon));
+  auto hard = colon == std::string_view::npos ? soft : parse_limit_value(values.substr(colon + 1));
+  if (!soft || !hard) {
+    set(error, "invalid --rlimit value " + quoted(values) + " (a number, optionally K/M/G/T, or unlimited)");
+    return std::nullopt;
+  }
+  if (*hard != RLIM_INFINITY && (*soft == RLIM_INFINITY || *soft > *hard)) {
+    set(error, "invalid --rlimit " + quoted(text) + ": the soft limit is above the hard limit");
+    return std::nullopt;
+  }
+  spec.soft = *soft;
+  spec.hard = *hard;
+  return spec;
+}
+
 std::string format_duration(std::chrono::seconds d) {
   long long s = d.count() < 0 ? 0 : d.count();
   long long days = s / 86400, hours = s / 3600 % 24, minutes = s / 60 % 60, seconds = s % 60;

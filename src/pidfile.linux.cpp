@@ -77,9 +77,9 @@ void pause_ms(int ms) noexcept {
   }
 }
 
-bool same_inode(int fd, const char* path) noexcept {
+bool same_inode(int fd, int dirfd, const char* path) noexcept {
   struct stat a {}, b {};
-  if (::fstat(fd, &a) != 0 || ::lstat(path, &b) != 0) return false;
+  if (::fstat(fd, &a) != 0 || ::fstatat(dirfd, path, &b, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -190,11 +190,11 @@ pid_t parse_pid(std::string_view text) noexcept {
 namespace {
 
 // Open `path` for the protocol: no symlinks, regular files only, created 0644.
-int open_pidfile(const char* path, bool create, int& err) noexcept {
+int open_pidfile(int dirfd, const char* path, bool create, int& err) noexcept {
   for (;;) {
-    int fd = ::open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = ::openat(dirfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && create) {
-      fd = ::open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+      fd = ::openat(dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
       if (fd < 0 && errno == EEXIST) continue;   // lost a creation race: reopen
     }
     if (fd < 0) {
@@ -236,13 +236,13 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
   if (holder != nullptr) *holder = -1;
   for (;;) {
     int err = 0;
-    int fd = open_pidfile(path, true, err);
+    int fd = open_pidfile(AT_FDCWD, path, true, err);
     if (fd < 0) return fail(err);
     if (!lock_pidfile(fd, err)) {
       ::close(fd);
       return fail(err);
     }
-    if (!same_inode(fd, path)) {   // unlinked or replaced after we opened it
+    if (!same_inode(fd, AT_FDCWD, path)) {   // unlinked or replaced after we opened it
       ::close(fd);
       continue;
     }
@@ -279,16 +279,18 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
   }
 }
 
-void remove_pidfile(const char* path, pid_t self) noexcept {
+void remove_pidfile(const char* path, pid_t self) noexcept { remove_pidfile_at(AT_FDCWD, path, self); }
+
+void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept {
   if (path == nullptr || *path == '\0') return;
   int err = 0;
-  int fd = open_pidfile(path, false, err);
+  int fd = open_pidfile(dirfd, path, false, err);
   if (fd < 0) return;
   pid_t pid = -1;
   unsigned long long recorded = 0;
-  if (lock_pidfile(fd, err) && same_inode(fd, path)) {
+  if (lock_pidfile(fd, err) && same_inode(fd, dirfd, path)) {
     judge(fd, pid, recorded);
-    if (pid == self) ::unlink(path);
+    if (pid == self) ::unlinkat(dirfd, path, 0);
   }
   ::close(fd);
 }

@@ -1,7 +1,13 @@
 // Step 13: drop privileges. Resolution (NSS) before fork; the switch after.
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cctype>
 
 #include <cerrno>
 #include <charconv>
@@ -99,11 +105,72 @@ std::error_code resolve_credentials(std::string_view user, std::string_view grou
   return {};
 }
 
+std::error_code resolve_groups(const std::vector<std::string>& names, std::vector<gid_t>& out,
+                               std::string* what) {
+  out.clear();
+  for (const auto& name : names) {
+    gid_t gid = 0;
+    bool found = false;
+    if (auto ec = lookup_group(name, gid, found)) return ec;
+    if (!found) {
+      if (what != nullptr) *what = "unknown group '" + name + "'";
+      return {ENOENT, std::system_category()};
+    }
+    out.push_back(gid);
+  }
+  return {};
+}
+
+std::error_code resolve_capabilities(const std::vector<std::string>& names, std::vector<int>& out,
+                                     std::string* what) {
+  out.clear();
+  for (const auto& name : names) {
+    std::string lower;
+    for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.rfind("cap_", 0) != 0) lower = "cap_" + lower;
+    cap_value_t value = 0;
+    if (::cap_from_name(lower.c_str(), &value) != 0 || value < 0 || value > 63) {
+      if (what != nullptr) *what = "unknown capability '" + name + "'";
+      return {EINVAL, std::system_category()};
+    }
+    out.push_back(value);
+  }
+  return {};
+}
+
+namespace {
+
+// Permitted, effective and inheritable sets to exactly `caps` (raw capset).
+int set_capabilities(const std::vector<int>& caps) noexcept {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int cap : caps) {
+    auto bit = 1U << (cap % 32);
+    data[cap / 32].permitted |= bit;
+    data[cap / 32].effective |= bit;
+    data[cap / 32].inheritable |= bit;
+  }
+  return static_cast<int>(::syscall(SYS_capset, &header, data));
+}
+
+}  // namespace
+
 std::error_code drop_privileges(const Credentials& creds) noexcept {
   auto fail = [](int err) { return std::error_code(err, std::system_category()); };
   if (::setgroups(creds.groups.size(), creds.groups.data()) != 0) return fail(errno);
   if (::setgid(creds.gid) != 0) return fail(errno);
+  bool keep = !creds.keep_caps.empty() && creds.uid != 0;
+  if (keep && ::prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) return fail(errno);
   if (::setuid(creds.uid) != 0) return fail(errno);
+  if (keep) {
+    if (set_capabilities(creds.keep_caps) != 0) return fail(errno);
+    for (int cap : creds.keep_caps) {
+      if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, static_cast<unsigned long>(cap), 0L, 0L) != 0) {
+        return fail(errno);
+      }
+    }
+    ::prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+  }
   if (creds.uid != 0) {
     // Verify that root cannot be regained (a setuid that only changed the
     // effective uid would let this succeed).

@@ -27,6 +27,8 @@ std::string_view to_string(Step step) noexcept {
     case Step::exec: return "exec";
     case Step::daemon_died: return "daemon-died";
     case Step::ready: return "ready";
+    case Step::limits: return "limits";
+    case Step::chroot: return "chroot";
   }
   return "unknown";
 }
@@ -54,6 +56,8 @@ std::string_view describe(Step step) noexcept {
     case Step::exec: return "execute";
     case Step::daemon_died: return "keep the daemon alive";
     case Step::ready: return "become ready";
+    case Step::limits: return "set resource limits for";
+    case Step::chroot: return "chroot to";
   }
   return "do an unknown step";
 }

@@ -30,6 +30,7 @@
 //    file (if it wrote one) is removed before daemonize returns.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -52,6 +53,13 @@ struct FdMapping {
   int to = -1;
 };
 
+/// A resource limit for the daemon (setrlimit before the privilege drop).
+struct ResourceLimit {
+  int resource = -1;   // RLIMIT_NOFILE, ... (see parse_rlimit in parse.hpp)
+  rlim_t soft = 0;
+  rlim_t hard = 0;
+};
+
 struct Options {
   std::string pidfile;                 // empty: no PID file
   std::string chdir;                   // empty: "/"
@@ -66,6 +74,17 @@ struct Options {
   CloseMethod close_method = CloseMethod::automatic;
   std::string user;                    // empty: keep the current user
   std::string group;                   // empty: the user's primary group
+  // Supplementary groups after the drop: unset means the user's own (as
+  // initgroups(3) sets them); an empty list means none.
+  std::optional<std::vector<std::string>> supplementary_groups;
+  std::vector<std::string> keep_caps;  // e.g. "cap_net_bind_service"; needs `user`
+  // chroot(2) into this directory after the PID file and logs are opened:
+  // pidfile, stdout_path and stderr_path are host paths; chdir and the program
+  // path (spawn_daemon) are inside the new root.
+  std::string chroot;
+  bool no_new_privs = false;           // PR_SET_NO_NEW_PRIVS in the daemon
+  std::optional<int> nice;             // setpriority(2) before the drop
+  std::vector<ResourceLimit> rlimits;  // setrlimit(2) before the drop
   // When true, the caller is a child subreaper while daemonize runs, so that a
   // daemon dying before it reports can be reaped and its exit status given.
   // The daemon then stays the caller's child until the caller exits: use it in
@@ -81,6 +100,7 @@ struct Status {
   pid_t holder = -1;           // with a pidfile EEXIST: the PID already running
   int wait_status = -1;        // raw waitpid status when the daemon died and was reaped
   std::string subject;         // what the step was about (a path, a user name)
+  std::string detail;          // why welld itself refused (an unsafe directory...)
 
   explicit operator bool() const noexcept { return step == Step::none; }
   bool already_running() const noexcept { return step == Step::pidfile && error == EEXIST; }

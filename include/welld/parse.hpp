@@ -2,6 +2,7 @@
 // a value or a one-line error, never a crash (they are fuzzed).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -31,6 +32,18 @@ struct UserGroup {
 
 /// "USER" or "USER:GROUP" (names or numeric ids). Both parts non-empty when present.
 std::optional<UserGroup> parse_user_group(std::string_view text, std::string* error = nullptr);
+
+struct RlimitSpec {
+  int resource = -1;
+  rlim_t soft = 0;
+  rlim_t hard = 0;
+};
+
+/// "nofile=1024", "nofile=1024:4096", "core=unlimited", "as=1G:2G", "memlock=64K".
+/// Names: as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile,
+/// nproc, rss, rtprio, rttime, sigpending, stack (optionally prefixed RLIMIT_).
+/// Without HARD, hard = soft. K/M/G/T suffixes are powers of 1024.
+std::optional<RlimitSpec> parse_rlimit(std::string_view text, std::string* error = nullptr);
 
 /// Human duration: "3d 4h", "12m 5s", "0s".
 std::string format_duration(std::chrono::seconds d);

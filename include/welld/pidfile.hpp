@@ -59,6 +59,10 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder = null
 /// starter's new file is never removed). Async-signal-safe.
 void remove_pidfile(const char* path, pid_t self) noexcept;
 
+/// Same, relative to the directory open at `dirfd` (a chrooted daemon removes
+/// its host-side PID file through a directory fd opened before the chroot).
+void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept;
+
 enum class PidfileState {
   absent,       // no such file
   running,      // names a live process whose identity matches

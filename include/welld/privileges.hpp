@@ -5,6 +5,10 @@
 // Order: setgroups, setgid, setuid; then it verifies that setuid(0) and
 // setgid(0) fail and that no supplementary group survives that was not asked
 // for. Anything off is an error (EPERM), never a silent success.
+// Capabilities to keep (e.g. CAP_NET_BIND_SERVICE) survive the switch as
+// ambient capabilities: PR_SET_KEEPCAPS across setuid, then capset and
+// PR_CAP_AMBIENT_RAISE. They are raised with the raw capset(2) call because
+// libcap's cap_t API allocates, which is not allowed between fork and exec.
 #pragma once
 
 #include <sys/types.h>
@@ -23,7 +27,18 @@ struct Credentials {
   std::string user;            // for USER/LOGNAME
   std::string home;            // for HOME
   std::string shell;           // for SHELL
+  std::vector<int> keep_caps;  // capabilities kept as ambient across the switch
 };
+
+/// Resolve supplementary group names (or numeric gids) to replace the user's
+/// own groups. ENOENT with `what` set for an unknown group.
+std::error_code resolve_groups(const std::vector<std::string>& names, std::vector<gid_t>& out,
+                               std::string* what = nullptr);
+
+/// Capability names ("cap_net_bind_service" or "net_bind_service",
+/// case-insensitive) to numbers, through libcap. EINVAL with `what` set.
+std::error_code resolve_capabilities(const std::vector<std::string>& names, std::vector<int>& out,
+                                     std::string* what = nullptr);
 
 /// Resolve `user` (a name or a numeric uid) and optionally `group` (name or
 /// gid; default: the user's primary group). Supplementary groups are the

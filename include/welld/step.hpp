@@ -33,6 +33,8 @@ enum class Step : int {
   exec = 18,                 // execve of the command failed
   daemon_died = 19,          // the daemon died before reporting
   ready = 20,                // readiness was not reached (protocol failure, timeout)
+  limits = 21,               // resource limits and scheduling priority
+  chroot = 22,               // chroot into the named directory
 };
 
 /// Short stable name of a step, e.g. "pidfile", "drop-privileges".

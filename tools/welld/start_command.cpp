@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,14 @@ struct StartArgs {
   std::vector<std::string> keep_env;
   bool inherit_env = false;
   bool ok_if_running = false;
+  std::string user;
+  std::string group;
+  std::string supplementary_groups;
+  std::string chroot;
+  bool no_new_privs = false;
+  std::optional<int> nice;
+  std::vector<std::string> rlimits;
+  std::string keep_caps;
   std::vector<std::string> command;
   // restart only: how to stop the running instance first
   std::string stop_signal = "TERM";
@@ -58,6 +67,19 @@ void add_start_options(CLI::App& sub, StartArgs& a) {
       ->excludes(err);
   sub.add_option("--name", a.name, "name used in messages (default: the command's name)");
   sub.add_flag("--ok-if-running", a.ok_if_running, "exit 0 when already running (LSB start)");
+  sub.add_option("-u,--user", a.user, "run as USER[:GROUP] (names or ids), with USER's own groups")->check(kNonEmpty);
+  sub.add_option("-g,--group", a.group, "primary group (default: the user's)")->check(kNonEmpty);
+  sub.add_option("--supplementary-groups", a.supplementary_groups,
+                 "G1,G2,... instead of the user's own groups, or 'none'")->check(kNonEmpty);
+  sub.add_option("--chroot", a.chroot,
+                 "chroot to DIR after writing the PID file and opening logs (those are host paths; "
+                 "--chdir and COMMAND are inside DIR)")->check(kNonEmpty);
+  sub.add_flag("--no-new-privs", a.no_new_privs, "set PR_SET_NO_NEW_PRIVS: setuid binaries cannot gain privileges");
+  sub.add_option("--nice", a.nice, "scheduling niceness, -20..19")->check(CLI::Range(-20, 19));
+  sub.add_option("--rlimit", a.rlimits, "NAME=SOFT[:HARD], e.g. nofile=4096 or core=unlimited (repeatable)");
+  sub.add_option("--keep-caps", a.keep_caps,
+                 "CAP,... capabilities kept across --user as ambient ones, e.g. cap_net_bind_service")
+      ->check(kNonEmpty);
   sub.add_option("command", a.command, "COMMAND [ARG...] after --")->required()->expected(1, -1);
   sub.positionals_at_end(true);
 }
@@ -67,11 +89,23 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
 // The exit code for a failed start (LSB).
 int start_exit_code(const Status& st) {
   if (st.already_running()) return exit_code::failure;
   if (st.step == Step::prepare) return exit_code::usage;
-  if (st.step == Step::drop_privileges && st.error == ENOENT) return exit_code::usage;
+  if (st.step == Step::drop_privileges && st.error == ENOENT && st.pid < 0) return exit_code::usage;
   if (st.step == Step::exec) return exit_code::not_installed;
   if (st.error == EPERM || st.error == EACCES) return exit_code::privilege;
   return exit_code::failure;
@@ -91,6 +125,38 @@ bool make_options(const StartArgs& a, std::string_view verb, Options& o) {
       return false;
     }
   }
+  if (!a.user.empty()) {
+    auto ug = parse_user_group(a.user, &error);
+    if (!ug) {
+      error_line(verb, error);
+      return false;
+    }
+    if (!ug->group.empty() && !a.group.empty()) {
+      error_line(verb, "give the group either in --user USER:GROUP or in --group, not both");
+      return false;
+    }
+    o.user = ug->user;
+    o.group = ug->group.empty() ? a.group : ug->group;
+  } else if (!a.group.empty() || !a.supplementary_groups.empty() || !a.keep_caps.empty()) {
+    error_line(verb, "--group, --supplementary-groups and --keep-caps need --user");
+    return false;
+  }
+  if (!a.supplementary_groups.empty()) {
+    o.supplementary_groups = a.supplementary_groups == "none" ? std::vector<std::string>{}
+                                                              : split_list(a.supplementary_groups);
+  }
+  if (!a.keep_caps.empty()) o.keep_caps = split_list(a.keep_caps);
+  for (const auto& text : a.rlimits) {
+    auto spec = parse_rlimit(text, &error);
+    if (!spec) {
+      error_line(verb, error);
+      return false;
+    }
+    o.rlimits.push_back({spec->resource, spec->soft, spec->hard});
+  }
+  o.chroot = a.chroot;
+  o.no_new_privs = a.no_new_privs;
+  o.nice = a.nice;
   o.pidfile = a.pidfile;
   o.chdir = a.chdir;
   o.umask = *mask;
