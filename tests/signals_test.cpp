@@ -9,7 +9,9 @@ namespace {
 
 extern "C" void ignore_me(int) {}
 
-TEST(Signals, ResetDispositionsAndEmptyMask) {
+class ResetSignals : public ::testing::TestWithParam<welld::SignalResetMethod> {};
+
+TEST_P(ResetSignals, DispositionsAndMask) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::signal(SIGHUP, SIG_IGN);
@@ -18,7 +20,7 @@ TEST(Signals, ResetDispositionsAndEmptyMask) {
     sigset_t block;
     sigfillset(&block);
     ::sigprocmask(SIG_BLOCK, &block, nullptr);
-    if (welld::reset_signal_dispositions() || welld::empty_signal_mask()) ::_exit(10);
+    if (welld::reset_signal_dispositions(GetParam()) || welld::empty_signal_mask()) ::_exit(10);
     for (int sig : {SIGHUP, SIGUSR1, SIGRTMIN + 3}) {
       struct sigaction now {};
       ::sigaction(sig, nullptr, &now);
@@ -36,5 +38,9 @@ TEST(Signals, ResetDispositionsAndEmptyMask) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryMethod, ResetSignals,
+                         ::testing::Values(welld::SignalResetMethod::automatic,
+                                           welld::SignalResetMethod::every_signal));
 
 }  // namespace

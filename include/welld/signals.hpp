@@ -8,8 +8,13 @@
 
 namespace welld {
 
+enum class SignalResetMethod {
+  automatic,   // Linux: only the signals /proc/self/status shows caught or ignored; else every one
+  every_signal,   // sigaction over 1..NSIG-1, the portable way
+};
+
 /// Set every signal's disposition to SIG_DFL (SIGKILL and SIGSTOP excepted).
-std::error_code reset_signal_dispositions() noexcept;
+std::error_code reset_signal_dispositions(SignalResetMethod method = SignalResetMethod::automatic) noexcept;
 
 /// Unblock every signal.
 std::error_code empty_signal_mask() noexcept;
