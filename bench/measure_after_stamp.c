@@ -1,0 +1,32 @@
+/* measure_after_stamp STAMPFILE CMD [ARG...] — run CMD, and print how long
+ * after the instant recorded in STAMPFILE (CLOCK_MONOTONIC ns, written by
+ * timed_service during the run) CMD returned, in microseconds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc < 3) return 2;
+  unlink(argv[1]);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[2], argv + 2);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  long long returned = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  FILE* f = fopen(argv[1], "r");
+  long long stamped = 0;
+  if (f == NULL || fscanf(f, "%lld", &stamped) != 1) {
+    fprintf(stderr, "measure: no stamp in %s (command exit status %d)\n", argv[1], status);
+    return 1;
+  }
+  fclose(f);
+  printf("%.1f\n", (double)(returned - stamped) / 1000.0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
