@@ -3,6 +3,7 @@
  * of daemons with tools whose stop commands differ; this is the safety net
  * that leaves the machine as it was. */
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,18 @@ int main(int argc, char** argv) {
     execvp(argv[1], argv + 1);
     _exit(127);
   }
+  /* Reap as we go: orphaned daemons that exit become our zombies, and a
+   * zombie still has a /proc entry that waiters would mistake for a live
+   * process. */
   int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
+  for (;;) {
+    int st = 0;
+    pid_t done = waitpid(-1, &st, 0);
+    if (done == child) {
+      status = st;
+      break;
+    }
+    if (done < 0 && errno != EINTR) break;
   }
   int total = 0;
   for (int round = 0; round < 50; ++round) {
