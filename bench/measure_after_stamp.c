@@ -1,6 +1,7 @@
 /* measure_after_stamp STAMPFILE CMD [ARG...] — run CMD, and print how long
  * after the instant recorded in STAMPFILE (CLOCK_MONOTONIC ns, written by
  * timed_service during the run) CMD returned, in microseconds. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,6 +13,8 @@ int main(int argc, char** argv) {
   unlink(argv[1]);
   pid_t pid = fork();
   if (pid == 0) {
+    int null_fd = open("/dev/null", O_WRONLY);   /* only the figure goes to stdout */
+    dup2(null_fd, 1);
     execv(argv[2], argv + 2);
     _exit(127);
   }

@@ -117,8 +117,8 @@ print()
 
 # 6. memory
 print("## 6. Memory\n")
-print("Peak resident set of the launcher's process tree as reaped by its caller")
-print("(getrusage(RUSAGE_CHILDREN).ru_maxrss), KiB. welld's daemon runs only the")
+print("Peak resident set of the launcher and of the processes it reaped (wait4's")
+print("ru_maxrss; the launcher is started with posix_spawn), KiB. welld's daemon runs only the")
 print("fifteen steps between fork and exec, allocating nothing, so it adds nothing")
 print("of its own before it becomes the program.\n")
 mem = dict(read_tsv("memory.tsv"))
