@@ -540,6 +540,14 @@ Status collect(const Plan& plan, int read_fd, pid_t intermediate, bool reaping, 
         break;
     }
   }
+  if (final_seen && st.step == Step::none) {
+    // The daemon closes its end right after "initialized": wait for that EOF
+    // so it holds no fd of ours when we return. Bounded, because children
+    // that init forked (without exec) share the descriptor.
+    pollfd p{read_fd, POLLIN, 0};
+    while (::poll(&p, 1, 1000) > 0 && read_report(read_fd, r)) {
+    }
+  }
   int intermediate_status = 0;
   wait_child(intermediate, &intermediate_status);
   bool ok = final_seen ? st.step == Step::none : (exec_mode && executing);

@@ -40,16 +40,22 @@ bool wait_for_text(const std::string& file, const std::string& text) {
 #define REQUIRE_ROOT() \
   if (::geteuid() != 0) GTEST_SKIP() << "needs root"
 
-// A temporary directory a dropped user can traverse (mkdtemp makes it 0700).
+// A temporary directory a dropped user can traverse (mkdtemp makes it 0700),
+// holding a copy of the probe (the build tree may sit in a directory that
+// nobody cannot enter).
 struct OpenDir : t::TempDir {
-  OpenDir() { ::chmod(path().c_str(), 0755); }
+  OpenDir() {
+    ::chmod(path().c_str(), 0755);
+    std::filesystem::copy_file(PRIV_PROBE_PATH, probe);
+  }
+  std::string probe = *this / "priv_probe";
 };
 
 TEST(Privileges, DropToNobodyLeavesNoRootGroupAndCannotRegainRoot) {
   REQUIRE_ROOT();
   OpenDir dir;
   std::string pidfile = dir / "p.pid", log = dir / "p.log";
-  auto r = welld_cli({"start", "-p", pidfile, "--output", log, "--user", "nobody", "--", PRIV_PROBE_PATH});
+  auto r = welld_cli({"start", "-p", pidfile, "--output", log, "--user", "nobody", "--", dir.probe});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   pid_t pid = pid_in(pidfile);
   t::ProcessGuard guard(pid);
@@ -212,7 +218,7 @@ TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
   OpenDir dir;
   std::string pidfile = dir / "p.pid", log = dir / "p.log";
   auto r = welld_cli({"start", "-p", pidfile, "--output", log, "--user", "nobody", "--keep-caps",
-                      "cap_net_bind_service", "--", PRIV_PROBE_PATH, "--bind", "80"});
+                      "cap_net_bind_service", "--", dir.probe, "--bind", "80"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   t::ProcessGuard guard(pid_in(pidfile));
   ASSERT_TRUE(wait_for_text(log, "probe done")) << t::read_file(log);
@@ -221,7 +227,7 @@ TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
   EXPECT_EQ(t::proc_status(guard.pid())["CapAmb"], "0000000000000400");
   // Without the capability the same bind is refused.
   std::string log2 = dir / "q.log";
-  auto r2 = welld_cli({"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", PRIV_PROBE_PATH,
+  auto r2 = welld_cli({"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", dir.probe,
                        "--bind", "80"});
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   t::ProcessGuard guard2(pid_in(dir / "q.pid"));
