@@ -279,6 +279,34 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
   }
 }
 
+std::error_code replace_pidfile(const char* path, pid_t old_pid, pid_t new_pid) noexcept {
+  int err = 0;
+  int fd = open_pidfile(AT_FDCWD, path, false, err);
+  if (fd < 0) return {err, std::system_category()};
+  pid_t pid = -1;
+  unsigned long long recorded = 0;
+  if (!lock_pidfile(fd, err) || !same_inode(fd, AT_FDCWD, path)) {
+    ::close(fd);
+    return {err != 0 ? err : ESTALE, std::system_category()};
+  }
+  judge(fd, pid, recorded);
+  if (pid != old_pid) {
+    ::close(fd);
+    return {ESTALE, std::system_category()};
+  }
+  char text[32];
+  size_t len = format_decimal(static_cast<unsigned long long>(new_pid), text);
+  text[len++] = '\n';
+  char identity[48];
+  unsigned long long start = process_start_time(new_pid);
+  size_t identity_len = format_identity(new_pid, start, identity);
+  bool ok = ::ftruncate(fd, 0) == 0 && write_all(fd, text, len) &&
+            (start == 0 || ::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) == 0 || errno == ENOTSUP);
+  err = errno;
+  ::close(fd);
+  return ok ? std::error_code() : std::error_code(err, std::system_category());
+}
+
 void remove_pidfile(const char* path, pid_t self) noexcept { remove_pidfile_at(AT_FDCWD, path, self); }
 
 void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept {

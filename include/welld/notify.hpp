@@ -8,9 +8,12 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "welld/unique_fd.hpp"
 
 namespace welld {
 
@@ -22,6 +25,64 @@ std::error_code notify(std::string_view state, bool unset_env = false);
 
 /// Same, to an explicit socket address (path or "@abstract").
 std::error_code notify_socket(std::string_view socket, std::string_view state);
+
+/// One sd_notify datagram, parsed. Lines are KEY=VALUE; unknown keys and
+/// malformed lines are ignored (they are counted in `ignored`).
+struct NotifyMessage {
+  bool ready = false;
+  bool reloading = false;
+  bool stopping = false;
+  bool watchdog = false;
+  std::optional<std::string> status;
+  std::optional<int> errno_value;            // ERRNO=
+  std::optional<pid_t> main_pid;             // MAINPID=
+  std::optional<long long> extend_timeout_us;   // EXTEND_TIMEOUT_USEC=
+  int ignored = 0;
+};
+
+/// Parse a datagram's payload (total: never throws, never reads past `data`).
+NotifyMessage parse_notify_datagram(std::string_view data);
+
+/// The receiving side (what `welld start --ready=notify` listens on).
+///
+/// Datagrams are untrusted: anyone who can reach the socket can send one.
+/// The server turns on SO_PASSCRED so that every datagram carries the
+/// sender's PID as checked by the kernel; receive() rejects datagrams without
+/// credentials, larger than kMaxDatagram (MSG_TRUNC), or empty. Deciding
+/// whether the PID is the daemon's is the caller's job (is_in_tree).
+class NotifyServer {
+ public:
+  static constexpr size_t kMaxDatagram = 4096;
+
+  /// Bind `address`: a path, "@name" for an abstract socket, or "" for a
+  /// fresh abstract name. A path socket's directory should be private.
+  static std::error_code open(const std::string& address, NotifyServer& out);
+
+  NotifyServer() = default;
+  NotifyServer(NotifyServer&&) noexcept = default;
+  NotifyServer& operator=(NotifyServer&&) noexcept = default;
+  ~NotifyServer();
+
+  const std::string& address() const noexcept { return address_; }
+  int fd() const noexcept { return fd_.get(); }
+
+  struct Datagram {
+    pid_t sender = -1;
+    uid_t uid = 0;
+    NotifyMessage message;
+  };
+
+  /// Receive one datagram without blocking. std::nullopt with `ec` empty
+  /// when nothing (acceptable) was pending; rejected datagrams are skipped.
+  std::optional<Datagram> receive(std::error_code& ec);
+
+ private:
+  std::string address_;
+  UniqueFd fd_;
+};
+
+/// True when `pid` is `root` or one of its descendants (walks PPid in /proc).
+bool is_in_tree(pid_t pid, pid_t root);
 
 namespace notify_state {
 inline constexpr std::string_view ready = "READY=1";

@@ -55,6 +55,11 @@ pid_t parse_pid(std::string_view text) noexcept;
 /// half-written.
 std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder = nullptr) noexcept;
 
+/// Rewrite `path` from `old_pid` to `new_pid` (with new_pid's identity), under
+/// the lock, only if it still names old_pid: a daemon whose main process
+/// changed (sd_notify MAINPID=). ESTALE when the file names someone else.
+std::error_code replace_pidfile(const char* path, pid_t old_pid, pid_t new_pid) noexcept;
+
 /// Remove `path` if it still names `self` (under the lock, so a concurrent
 /// starter's new file is never removed). Async-signal-safe.
 void remove_pidfile(const char* path, pid_t self) noexcept;

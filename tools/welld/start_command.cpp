@@ -1,6 +1,10 @@
 // welld start / restart: the fifteen steps, then exec COMMAND in the daemon.
 #include <fmt/core.h>
 
+#include <climits>
+#include <csignal>
+#include <unistd.h>
+
 #include <cerrno>
 #include <optional>
 #include <string>
@@ -10,6 +14,10 @@
 #include "welld/control.hpp"
 #include "welld/daemon.hpp"
 #include "welld/parse.hpp"
+#include "welld/pidfile.hpp"
+#include "welld/process.hpp"
+#include "welld/readiness.hpp"
+#include "interrupts.hpp"
 
 extern char** environ;
 
@@ -36,6 +44,8 @@ struct StartArgs {
   std::optional<int> nice;
   std::vector<std::string> rlimits;
   std::string keep_caps;
+  std::string ready = "exec";
+  std::string ready_timeout = "60s";
   std::vector<std::string> command;
   // restart only: how to stop the running instance first
   std::string stop_signal = "TERM";
@@ -80,6 +90,11 @@ void add_start_options(CLI::App& sub, StartArgs& a) {
   sub.add_option("--keep-caps", a.keep_caps,
                  "CAP,... capabilities kept across --user as ambient ones, e.g. cap_net_bind_service")
       ->check(kNonEmpty);
+  sub.add_option("--ready", a.ready,
+                 "when start returns: exec (default), notify[:@NAME|PATH] (sd_notify READY=1), fd[:N] (s6: a "
+                 "newline on fd N, default 3), tcp:[HOST:]PORT, unix:PATH (a connect succeeds), file:PATH (exists)");
+  sub.add_option("--ready-timeout", a.ready_timeout,
+                 "give up (and stop the daemon) after this long (default 60s; EXTEND_TIMEOUT_USEC= extends it)");
   sub.add_option("command", a.command, "COMMAND [ARG...] after --")->required()->expected(1, -1);
   sub.positionals_at_end(true);
 }
@@ -175,13 +190,55 @@ void warn_denied(const Options& o, std::string_view verb) {
   }
 }
 
+// A start that failed after the daemon was created: stop it (TERM, then
+// KILL) and remove its PID file, so that nothing is left behind.
+void clean_up(pid_t pid, pid_t main_pid, const std::string& pidfile) {
+  for (pid_t target : {main_pid, pid}) {
+    if (target <= 0) continue;
+    Process process;
+    if (Process::open(target, 0, process)) continue;
+    process.signal(SIGTERM);
+    if (!process.wait_exit(std::chrono::seconds(5))) {
+      process.signal(SIGKILL);
+      process.wait_exit(std::chrono::seconds(5));
+    }
+  }
+  if (!pidfile.empty()) {
+    remove_pidfile(pidfile.c_str(), pid);
+    if (main_pid > 0) remove_pidfile(pidfile.c_str(), main_pid);
+  }
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  return ::getcwd(cwd, sizeof cwd) != nullptr ? std::string(cwd) + "/" + path : path;
+}
+
 int run_start(const StartArgs& a, std::string_view verb) {
   Options options;
   if (!make_options(a, verb, options)) return exit_code::usage;
+  std::string error;
+  auto spec = parse_ready_spec(a.ready, &error);
+  auto timeout = spec ? parse_duration(a.ready_timeout, &error) : std::nullopt;
+  if (!spec || !timeout) {
+    error_line(verb, error);
+    return exit_code::usage;
+  }
   warn_denied(options, verb);
   std::string name = a.name.empty() ? basename_of(a.command.front()) : a.name;
   std::string prefix = a.name.empty() ? "" : a.name + ": ";
+  // Interrupts are caught from here on, so that a start interrupted while it
+  // waits cleans up after itself (exit 128 + signal).
+  std::optional<Interrupts> interrupts;
+  if (spec->mode != ReadyMode::exec) interrupts.emplace();
+  ReadinessWaiter waiter(*spec);
+  if (auto ec = waiter.prepare(options, 3 + static_cast<int>(options.pass_fds.size()))) {
+    error_line(verb, prefix + "cannot prepare readiness (" + a.ready + "): " + ec.message());
+    return exit_code::failure;
+  }
   Status st = spawn_daemon(options, a.command);
+  waiter.spawned();
   if (st.already_running() && a.ok_if_running) {
     fmt::print("{} is already running (pid {})\n", name, st.holder);
     return exit_code::ok;
@@ -190,7 +247,27 @@ int run_start(const StartArgs& a, std::string_view verb) {
     error_line(verb, prefix + st.message());
     return start_exit_code(st);
   }
-  return exit_code::ok;
+  if (spec->mode == ReadyMode::exec) return exit_code::ok;
+  ReadyResult ready = waiter.wait(st.pid, *timeout, interrupts->fd(), [&](std::string_view text) {
+    fmt::print("{}: {}\n", name, text);
+    std::fflush(stdout);
+  });
+  if (ready.outcome == ReadyOutcome::ready) {
+    if (ready.main_pid > 0 && ready.main_pid != st.pid && !options.pidfile.empty()) {
+      replace_pidfile(absolute_path(options.pidfile).c_str(), st.pid, ready.main_pid);
+    }
+    return exit_code::ok;
+  }
+  clean_up(st.pid, ready.main_pid, absolute_path(options.pidfile));
+  if (ready.outcome == ReadyOutcome::cancelled) {
+    int sig = interrupts->caught();
+    error_line(verb, prefix + fmt::format("interrupted by SIG{} while waiting; stopped the daemon", signal_name(sig)));
+    return 128 + sig;
+  }
+  std::string what = ready.message();
+  if (ready.outcome == ReadyOutcome::timed_out) what += fmt::format(" ({}); stopped it", a.ready_timeout);
+  error_line(verb, prefix + what);
+  return exit_code::failure;
 }
 
 std::string restart_stop(const StartArgs& a, std::string_view verb, int& code) {
