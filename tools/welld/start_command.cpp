@@ -13,6 +13,7 @@
 #include "command.hpp"
 #include "welld/control.hpp"
 #include "welld/daemon.hpp"
+#include "welld/listen.hpp"
 #include "welld/parse.hpp"
 #include "welld/pidfile.hpp"
 #include "welld/process.hpp"
@@ -44,6 +45,7 @@ struct StartArgs {
   std::optional<int> nice;
   std::vector<std::string> rlimits;
   std::string keep_caps;
+  std::vector<std::string> listen;
   std::string ready = "exec";
   std::string ready_timeout = "60s";
   std::vector<std::string> command;
@@ -90,6 +92,9 @@ void add_start_options(CLI::App& sub, StartArgs& a) {
   sub.add_option("--keep-caps", a.keep_caps,
                  "CAP,... capabilities kept across --user as ambient ones, e.g. cap_net_bind_service")
       ->check(kNonEmpty);
+  sub.add_option("--listen", a.listen,
+                 "tcp:[HOST:]PORT or unix:PATH: bind and listen before forking (and before dropping privileges), "
+                 "pass as LISTEN_FDS from fd 3 (repeatable)");
   sub.add_option("--ready", a.ready,
                  "when start returns: exec (default), notify[:@NAME|PATH] (sd_notify READY=1), fd[:N] (s6: a "
                  "newline on fd N, default 3), tcp:[HOST:]PORT, unix:PATH (a connect succeeds), file:PATH (exists)");
@@ -225,9 +230,29 @@ int run_start(const StartArgs& a, std::string_view verb) {
     error_line(verb, error);
     return exit_code::usage;
   }
+  std::vector<ListenSpec> listen_specs;
+  for (const auto& text : a.listen) {
+    auto listen = parse_listen_spec(text, &error);
+    if (!listen) {
+      error_line(verb, error);
+      return exit_code::usage;
+    }
+    listen_specs.push_back(*listen);
+  }
   warn_denied(options, verb);
   std::string name = a.name.empty() ? basename_of(a.command.front()) : a.name;
   std::string prefix = a.name.empty() ? "" : a.name + ": ";
+  // Sockets are bound here, before anything forks and before the daemon drops
+  // privileges: errors come first, and a privileged port needs no privilege later.
+  std::vector<UniqueFd> sockets(listen_specs.size());
+  for (size_t i = 0; i < listen_specs.size(); ++i) {
+    if (auto ec = bind_listener(listen_specs[i], sockets[i])) {
+      std::string why = ec == std::errc::file_exists ? "the path exists and is not a socket" : ec.message();
+      error_line(verb, prefix + fmt::format("cannot bind {}: {}", a.listen[i], why));
+      return ec == std::errc::permission_denied ? exit_code::privilege : exit_code::failure;
+    }
+  }
+  pass_listeners(sockets, listen_specs, options);
   // Interrupts are caught from here on, so that a start interrupted while it
   // waits cleans up after itself (exit 128 + signal).
   std::optional<Interrupts> interrupts;
