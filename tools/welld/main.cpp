@@ -29,9 +29,7 @@ int main(int argc, char** argv) {
   welld::cli::add_status_command(app, action);
   welld::cli::add_reload_command(app, action);
   welld::cli::add_restart_command(app, action);
-#ifdef WELLD_HAVE_AUDIT
   welld::cli::add_audit_command(app, action);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
