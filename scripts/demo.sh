@@ -11,7 +11,7 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 welld=$build/tools/welld/welld
 simpleservice=$build/examples/simpleservice/simpleservice
 run=$(mktemp -d /tmp/welld-demo-XXXXXX)
-trap '"$welld" stop -p "$run/hello.pid" >/dev/null 2>&1 || true; rm -rf "$run"' EXIT
+trap 'for f in hello web; do "$welld" stop -p "$run/$f.pid" >/dev/null 2>&1 || true; done; rm -rf "$run"' EXIT
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 
@@ -35,7 +35,23 @@ step "$welld" reload -p "$run/hello.pid"
 step "$welld" start -p "$run/hello.pid" -- "$(realpath "$simpleservice")" || echo "(exit $?: a second instance is refused)"
 sleep 1.2
 step tail -n 3 "$run/hello.log"
+step "$welld" audit -p "$run/hello.pid"
 step "$welld" stop -p "$run/hello.pid"
 step "$welld" status -p "$run/hello.pid" || echo "(exit $?: LSB 'not running')"
+
+echo
+echo "== 3. readiness and socket activation: the webapp on a privileged port, as nobody"
+webapp=$(realpath "$build/examples/webapp/webapp")
+cp "$webapp" "$run/webapp" && chmod 755 "$run" && webapp=$run/webapp
+echo "Hello from the welld demo" >"$run/message"
+chmod 644 "$run/message"
+step "$welld" start -p "$run/web.pid" --ready=notify --listen tcp:127.0.0.1:8080 --user nobody \
+  --output "$run/web.log" --env MESSAGE_FILE="$run/message" -- "$webapp"
+echo "(start returned: the server is already answering)"
+step curl -s http://127.0.0.1:8080/
+step "$welld" status -p "$run/web.pid"
+step "$welld" audit -p "$run/web.pid"
+step "$welld" stop -p "$run/web.pid"
+step cat "$run/web.log"
 echo
 echo "demo done."
