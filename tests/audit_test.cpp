@@ -189,13 +189,15 @@ TEST(Audit, VanishedAndForbiddenProcessesExit4) {
   EXPECT_EQ(missing.exit_code, 4);
 
   if (::geteuid() != 0) GTEST_SKIP() << "the permission case needs root to become nobody";
+  t::TempDir dir;
+  std::string cli = t::copy_for_anyone(dir, WELLD_CLI_PATH);
   pid_t child = ::fork();
   if (child == 0) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
     std::string self = std::to_string(::getppid());   // the (root) test process
     int null_fd = ::open("/dev/null", O_WRONLY);
     ::dup2(null_fd, 1);
-    ::execl(WELLD_CLI_PATH, "welld", "audit", self.c_str(), nullptr);
+    ::execl(cli.c_str(), "welld", "audit", self.c_str(), nullptr);
     ::_exit(127);
   }
   int status = 0;

@@ -44,11 +44,7 @@ bool wait_for_text(const std::string& file, const std::string& text) {
 // holding a copy of the probe (the build tree may sit in a directory that
 // nobody cannot enter).
 struct OpenDir : t::TempDir {
-  OpenDir() {
-    ::chmod(path().c_str(), 0755);
-    std::filesystem::copy_file(PRIV_PROBE_PATH, probe);
-  }
-  std::string probe = *this / "priv_probe";
+  std::string probe = t::copy_for_anyone(*this, PRIV_PROBE_PATH);
 };
 
 TEST(Privileges, DropToNobodyLeavesNoRootGroupAndCannotRegainRoot) {

@@ -103,9 +103,10 @@ TEST(Webapp, UnderWelldWithNotifyIsReadyWhenStartReturns) {
 TEST(Webapp, SocketActivationWithPrivilegesDropped) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (port 80, --user nobody)";
   t::TempDir dir;
+  std::string webapp = t::copy_for_anyone(dir, WEBAPP_PATH);
   std::string pidfile = dir / "w.pid";
   auto r = t::run({WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--listen", "tcp:127.0.0.1:80",
-                   "--user", "nobody", "--", WEBAPP_PATH});
+                   "--user", "nobody", "--", webapp});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   pid_t pid = pid_in(pidfile);
   t::ProcessGuard guard(pid);

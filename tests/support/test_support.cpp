@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,13 @@ TempDir::TempDir() {
   std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/welld-test-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+}
+
+std::string copy_for_anyone(const TempDir& dir, const std::string& program) {
+  if (::chmod(dir.path().c_str(), 0755) != 0) throw std::runtime_error("chmod failed");
+  std::string copy = dir / std::filesystem::path(program).filename().string();
+  std::filesystem::copy_file(program, copy, std::filesystem::copy_options::overwrite_existing);
+  return copy;
 }
 
 TempDir::~TempDir() {

@@ -26,6 +26,12 @@ class TempDir {
   std::string path_;
 };
 
+/// Makes `dir` traversable by everyone (mkdtemp makes it 0700) and copies
+/// `program` into it, so a process that dropped to another user can execute
+/// it even when the build tree sits in a directory that user cannot enter.
+/// Returns the copy's path.
+std::string copy_for_anyone(const TempDir& dir, const std::string& program);
+
 /// Holds a pidfd on a process the test started (directly or as a daemon);
 /// on destruction SIGKILLs it if alive and waits until it is gone.
 class ProcessGuard {
