@@ -556,20 +556,19 @@ Status collect(const Plan& plan, int read_fd, pid_t intermediate, bool reaping, 
     // The daemon (or the intermediate) died without a word.
     st.step = Step::daemon_died;
     st.error = 0;
-    if (st.pid < 0) {
-      st.wait_status = intermediate_status;
-    } else if (reaping) {
-      wait_child(st.pid, &st.wait_status);
-    }
-    return st;
+    if (st.pid < 0) st.wait_status = intermediate_status;
   }
-  // A reported failure: the daemon exits right after; wait until it has.
-  if (st.pid > 0) {
-    if (reaping) {
-      wait_child(st.pid, nullptr);
-    } else {
-      wait_gone(st.pid);
-    }
+  if (st.pid < 0) return st;
+  // The daemon exits right after a reported failure: wait until it has.
+  if (reaping) {
+    wait_child(st.pid, final_seen ? nullptr : &st.wait_status);
+  } else {
+    wait_gone(st.pid);
+  }
+  // Its PID file may remain: the daemon was killed between creating and
+  // removing it, or had dropped to a user who cannot remove it. Ours to remove.
+  if (!plan.pidfile.empty() && process_start_time(st.pid) == 0) {
+    remove_abandoned_pidfile(plan.pidfile.c_str(), st.pid);
   }
   return st;
 }
@@ -641,6 +640,10 @@ std::string Status::message() const {
       if (error == EINVAL) return "refusing PID file " + subject + ": not a regular file";
       return "cannot write the PID file " + subject + ": " + sys;
     case Step::prepare: return subject;
+    case Step::fork:
+      // The subject names what was being prepared for the fork: "status pipe".
+      if (!subject.empty()) return "cannot fork: cannot create the " + subject + ": " + sys;
+      return "cannot fork: " + sys;
     case Step::init: return "initialization failed with code " + std::to_string(error);
     case Step::exec: return "cannot execute " + subject + ": " + sys;
     case Step::daemon_died: {

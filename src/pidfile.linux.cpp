@@ -190,12 +190,15 @@ pid_t parse_pid(std::string_view text) noexcept {
 namespace {
 
 // Open `path` for the protocol: no symlinks, regular files only, created 0644.
-int open_pidfile(int dirfd, const char* path, bool create, int& err) noexcept {
+// `*created` (when given) tells whether this call created the file.
+int open_pidfile(int dirfd, const char* path, bool create, int& err, bool* created = nullptr) noexcept {
   for (;;) {
+    if (created != nullptr) *created = false;
     int fd = ::openat(dirfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && create) {
       fd = ::openat(dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
       if (fd < 0 && errno == EEXIST) continue;   // lost a creation race: reopen
+      if (fd >= 0 && created != nullptr) *created = true;
     }
     if (fd < 0) {
       err = errno;
@@ -236,9 +239,15 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
   if (holder != nullptr) *holder = -1;
   for (;;) {
     int err = 0;
-    int fd = open_pidfile(AT_FDCWD, path, true, err);
+    bool created = false;
+    int fd = open_pidfile(AT_FDCWD, path, true, err, &created);
     if (fd < 0) return fail(err);
     if (!lock_pidfile(fd, err)) {
+      // Not a contention (that is waited out) but a failing lock (ENOLCK...):
+      // the empty file we created would be left behind. Without the lock, its
+      // size tells whether another starter has written it since.
+      struct stat st {};
+      if (created && ::fstat(fd, &st) == 0 && st.st_size == 0 && same_inode(fd, AT_FDCWD, path)) ::unlink(path);
       ::close(fd);
       return fail(err);
     }
@@ -319,6 +328,23 @@ void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept {
   if (lock_pidfile(fd, err) && same_inode(fd, dirfd, path)) {
     judge(fd, pid, recorded);
     if (pid == self) ::unlinkat(dirfd, path, 0);
+  }
+  ::close(fd);
+}
+
+void remove_abandoned_pidfile(const char* path, pid_t dead) noexcept {
+  if (path == nullptr || *path == '\0') return;
+  int err = 0;
+  int fd = open_pidfile(AT_FDCWD, path, false, err);
+  if (fd < 0) return;
+  if (lock_pidfile(fd, err) && same_inode(fd, AT_FDCWD, path)) {
+    // Empty under the lock: created by a writer that died before writing. A
+    // live starter that created it and has not locked it yet finds it unlinked
+    // once it has the lock (step 3 of the protocol) and starts over.
+    pid_t pid = -1;
+    unsigned long long recorded = 0;
+    PidfileState state = judge(fd, pid, recorded);
+    if (state == PidfileState::absent || pid == dead) ::unlinkat(AT_FDCWD, path, 0);
   }
   ::close(fd);
 }

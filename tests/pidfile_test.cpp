@@ -149,6 +149,23 @@ TEST(Pidfile, RemoveLeavesAReplacementAlone) {
   EXPECT_EQ(t::read_file(path), "4242\n");
 }
 
+TEST(Pidfile, AbandonedFileOfADeadWriterIsRemovedOthersStay) {
+  t::TempDir dir;
+  std::string path = dir / "a.pid";
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  t::write_file(path, "");   // created, never written: the writer was killed
+  welld::remove_abandoned_pidfile(path.c_str(), dead);
+  EXPECT_FALSE(t::exists(path));
+  t::write_file(path, std::to_string(dead) + "\n");   // written, never removed
+  welld::remove_abandoned_pidfile(path.c_str(), dead);
+  EXPECT_FALSE(t::exists(path));
+  ASSERT_FALSE(welld::write_pidfile(path.c_str(), ::getpid()));   // another starter's file
+  welld::remove_abandoned_pidfile(path.c_str(), dead);
+  EXPECT_EQ(t::read_file(path), std::to_string(::getpid()) + "\n");
+}
+
 TEST(Pidfile, ProcessStartTime) {
   EXPECT_GT(welld::process_start_time(::getpid()), 0U);
   pid_t dead = ::fork();

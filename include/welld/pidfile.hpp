@@ -68,6 +68,12 @@ void remove_pidfile(const char* path, pid_t self) noexcept;
 /// its host-side PID file through a directory fd opened before the chroot).
 void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept;
 
+/// Remove `path` if it names `dead`, or is empty, under the lock: what a
+/// writer killed part-way through the protocol leaves (created but not yet
+/// written, or written but not yet removed on failure). For the process that
+/// started `dead` and saw it die; `dead` must be gone. Async-signal-safe.
+void remove_abandoned_pidfile(const char* path, pid_t dead) noexcept;
+
 enum class PidfileState {
   absent,       // no such file
   running,      // names a live process whose identity matches
