@@ -292,6 +292,46 @@ TEST(ReadOnlyFilesystem, PidfileWriteFailsCleanlyAndAStaleFileIsKept) {
   EXPECT_EQ(welld::inspect_pidfile(ro + "/stale.pid").state, welld::PidfileState::stale);
 }
 
+// Without unnamed files (forced here by hiding /proc, through which they are
+// linked), the PID file is created and written in place under the lock; a
+// failed write removes it all the same.
+TEST(PidfileFallback, WithoutUnnamedFilesItIsWrittenInPlaceAndRemovedOnFailure) {
+  if (auto why = private_mount_namespace(); !why.empty()) GTEST_SKIP() << why;
+  t::TempDir dir;
+  std::string fresh = dir / "fresh.pid";
+  std::string stale = dir / "stale.pid";
+  t::write_file(stale, std::to_string(dead_pid()) + "\n");
+  ASSERT_EQ(::setxattr(stale.c_str(), welld::kIdentityXattr, "2 1", 3, 0), 0) << std::strerror(errno);
+  std::string mnt = dir / "full";
+  Mount full;
+  ASSERT_EQ(full.tmpfs(mnt, "size=16k"), "");
+  fill(mnt);
+  std::error_code fresh_result, stale_result, full_result;
+  {
+    Mount hidden_proc;
+    ASSERT_EQ(hidden_proc.tmpfs("/proc", "size=4k"), "");
+    fresh_result = welld::write_pidfile(fresh.c_str(), ::getpid());
+    stale_result = welld::write_pidfile(stale.c_str(), ::getpid());
+    full_result = welld::write_pidfile((mnt + "/x.pid").c_str(), ::getpid());
+  }
+  ASSERT_TRUE(t::exists("/proc/self/stat"));
+  std::string ours = std::to_string(::getpid()) + "\n";
+  EXPECT_FALSE(fresh_result) << fresh_result.message();
+  EXPECT_EQ(t::read_file(fresh), ours);
+  EXPECT_FALSE(stale_result) << stale_result.message();
+  EXPECT_EQ(t::read_file(stale), ours);
+  // Without /proc there was no start time to record, and the stale record went.
+  char record[64];
+  EXPECT_LT(::getxattr(stale.c_str(), welld::kIdentityXattr, record, sizeof record), 0);
+  for (const auto& path : {fresh, stale}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644U) << path;
+  }
+  EXPECT_EQ(full_result, std::error_code(ENOSPC, std::system_category()));
+  EXPECT_EQ(entries(mnt), std::set<std::string>{"fill"});
+}
+
 // ---- start/stop cycles ----------------------------------------------------
 
 TEST(StartStopCycles, HundredCliCyclesLeakNothing) {
