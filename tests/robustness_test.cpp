@@ -212,7 +212,8 @@ void expect_pidfile_write_fails(const std::string& dir, const std::string& pidfi
   std::string text = std::strerror(expected);
 
   pid_t holder = 0;
-  EXPECT_EQ(welld::write_pidfile(pidfile.c_str(), ::getpid(), &holder), std::error_code(expected, std::system_category()));
+  EXPECT_EQ(welld::write_pidfile(pidfile.c_str(), ::getpid(), &holder),
+            std::error_code(expected, std::system_category()));
   EXPECT_EQ(holder, -1);
   EXPECT_EQ(entries(dir), left) << "write_pidfile";
 
