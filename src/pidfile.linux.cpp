@@ -232,6 +232,86 @@ bool lock_pidfile(int fd, int& err) noexcept {
   return false;
 }
 
+// The contents of a PID file for `pid`, written into `fd`: the PID and a
+// newline, the identity attribute (unless the filesystem has no user extended
+// attributes), mode 0644 whatever the umask was. Returns 0 or an errno.
+int fill_pidfile(int fd, pid_t pid, bool truncate) noexcept {
+  char text[32];
+  size_t len = format_decimal(static_cast<unsigned long long>(pid), text);
+  text[len++] = '\n';
+  char identity[48];
+  unsigned long long start = process_start_time(pid);
+  size_t identity_len = format_identity(pid, start, identity);
+  if (truncate && ::ftruncate(fd, 0) != 0) return errno;
+  if (!write_all(fd, text, len)) return errno;
+  if (start == 0) {
+    ::fremovexattr(fd, kIdentityXattr);   // a stale file's record must not outlive it
+  } else if (::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 && errno != ENOTSUP &&
+             errno != EOPNOTSUPP) {
+    return errno;
+  }
+  ::fchmod(fd, 0644);
+  return 0;
+}
+
+// A PID file is published complete: it is written as an unnamed file
+// (O_TMPFILE) in the target directory and then linked under its name, so a
+// reader that does not lock (status, stop) never sees it empty or without its
+// identity, and a failed write (ENOSPC...) never shows at all.
+struct Published {
+  enum Outcome {
+    done,          // the name holds the new file
+    lost_race,     // EEXIST on link: someone created the name since; start over
+    not_attempted, // the name was not touched (error says why: EOPNOTSUPP when unnamed files are unsupported)
+    failed,        // the name was left without a file (error says why)
+  } outcome;
+  int error;
+};
+
+bool unnamed_files_unsupported(int err) noexcept {
+  // EISDIR: a kernel without O_TMPFILE opened the directory itself.
+  return err == EOPNOTSUPP || err == ENOTSUP || err == EISDIR || err == EINVAL;
+}
+
+// Publish a complete file for `pid` at `path`. With `replace`, the file now at
+// `path` is ours to replace (locked, and checked to be the one at the name).
+Published publish_unnamed(const char* path, pid_t pid, bool replace) noexcept {
+  // Linking an unnamed file by name goes through /proc/self/fd (linkat with
+  // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): without /proc, write in place.
+  if (::access("/proc/self/fd", X_OK) != 0) return {Published::not_attempted, EOPNOTSUPP};
+  char dir[PATH_MAX];
+  const char* slash = std::strrchr(path, '/');
+  size_t dir_len = slash == nullptr ? 0 : slash == path ? 1 : static_cast<size_t>(slash - path);
+  if (dir_len >= sizeof dir) return {Published::not_attempted, ENAMETOOLONG};
+  if (dir_len == 0) {
+    dir[dir_len++] = '.';
+  } else {
+    std::memcpy(dir, path, dir_len);
+  }
+  dir[dir_len] = '\0';
+  int fd = ::open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) return {Published::not_attempted, errno};
+  if (int err = fill_pidfile(fd, pid, false)) {
+    ::close(fd);   // the unnamed file goes with its last descriptor
+    return {Published::not_attempted, err};
+  }
+  char proc[40] = "/proc/self/fd/";
+  format_decimal(static_cast<unsigned long long>(fd), proc + 14);
+  // Between the unlink and the link the name is absent: a reader then sees
+  // "not running", which is true, as the file being replaced is stale.
+  if (replace && ::unlink(path) != 0 && errno != ENOENT) {
+    int err = errno;
+    ::close(fd);
+    return {Published::not_attempted, err};
+  }
+  Published result{Published::done, 0};
+  if (::linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+    result = {errno == EEXIST ? Published::lost_race : Published::failed, errno};
+  }
+  ::close(fd);
+  return result;
+}
+
 }  // namespace
 
 std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexcept {
@@ -240,7 +320,15 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
   for (;;) {
     int err = 0;
     bool created = false;
-    int fd = open_pidfile(AT_FDCWD, path, true, err, &created);
+    int fd = open_pidfile(AT_FDCWD, path, false, err);
+    if (fd < 0 && err == ENOENT) {
+      Published p = publish_unnamed(path, self, false);
+      if (p.outcome == Published::done) return {};
+      if (p.outcome == Published::lost_race) continue;
+      if (p.outcome == Published::failed || !unnamed_files_unsupported(p.error)) return fail(p.error);
+      // No unnamed files here: create the file, then write it under the lock.
+      fd = open_pidfile(AT_FDCWD, path, true, err, &created);
+    }
     if (fd < 0) return fail(err);
     if (!lock_pidfile(fd, err)) {
       // Not a contention (that is waited out) but a failing lock (ENOLCK...):
@@ -263,26 +351,19 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
       if (holder != nullptr) *holder = pid;
       return fail(EEXIST);
     }
-    char text[32];
-    size_t len = format_decimal(static_cast<unsigned long long>(self), text);
-    text[len++] = '\n';
-    char identity[48];
-    unsigned long long start = process_start_time(self);
-    size_t identity_len = format_identity(self, start, identity);
-    bool written = ::ftruncate(fd, 0) == 0 && write_all(fd, text, len);
-    if (written && start != 0 && ::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 &&
-        errno != ENOTSUP && errno != EOPNOTSUPP) {
-      written = false;
+    // Stale, ours, garbage or just created empty: replace it with a complete
+    // file, or else rewrite it in place (we hold the lock).
+    Published p = publish_unnamed(path, self, true);
+    if (p.outcome != Published::not_attempted) {
+      ::close(fd);
+      if (p.outcome == Published::lost_race) continue;
+      return p.outcome == Published::done ? std::error_code() : fail(p.error);
     }
-    if (!written) {
-      err = errno;
+    if (int write_err = fill_pidfile(fd, self, true)) {
       ::unlink(path);   // ours: we hold the lock; nothing half-written stays
       ::close(fd);
-      return fail(err);
+      return fail(write_err);
     }
-    if (start == 0) ::fremovexattr(fd, kIdentityXattr);
-    // The mode is 0644 whatever the umask was, and whatever a stale file had.
-    ::fchmod(fd, 0644);
     ::close(fd);   // releases the lock
     return {};
   }
@@ -303,17 +384,14 @@ std::error_code replace_pidfile(const char* path, pid_t old_pid, pid_t new_pid) 
     ::close(fd);
     return {ESTALE, std::system_category()};
   }
-  char text[32];
-  size_t len = format_decimal(static_cast<unsigned long long>(new_pid), text);
-  text[len++] = '\n';
-  char identity[48];
-  unsigned long long start = process_start_time(new_pid);
-  size_t identity_len = format_identity(new_pid, start, identity);
-  bool ok = ::ftruncate(fd, 0) == 0 && write_all(fd, text, len) &&
-            (start == 0 || ::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) == 0 || errno == ENOTSUP);
-  err = errno;
+  Published p = publish_unnamed(path, new_pid, true);
+  if (p.outcome == Published::not_attempted) {
+    err = fill_pidfile(fd, new_pid, true);
+  } else {
+    err = p.outcome == Published::done ? 0 : p.outcome == Published::lost_race ? ESTALE : p.error;
+  }
   ::close(fd);
-  return ok ? std::error_code() : std::error_code(err, std::system_category());
+  return err == 0 ? std::error_code() : std::error_code(err, std::system_category());
 }
 
 void remove_pidfile(const char* path, pid_t self) noexcept { remove_pidfile_at(AT_FDCWD, path, self); }

@@ -8,9 +8,19 @@
 // the system, which is how a reused PID is told apart from the daemon, and a
 // file whose PID was rewritten by someone else no longer matches its record.
 //
+// A file is only ever published complete. Its contents and identity are
+// written into an unnamed file (O_TMPFILE) in the target directory, which is
+// then linked under the name: readers, which take no lock (status, stop,
+// audit), never see it empty or without its identity, and a failed write
+// (ENOSPC, EDQUOT...) never shows. Where unnamed files are not available (no
+// O_TMPFILE support, no /proc, a directory the writer cannot write to while
+// the file exists) the file is written in place under the lock instead, and
+// a reader can then briefly see it empty ("invalid") or without identity.
+//
 // Protocol (write_pidfile):
 //  1. open with O_NOFOLLOW|O_CLOEXEC (a symlink is refused: ELOOP), refuse
-//     anything but a regular file (EINVAL);
+//     anything but a regular file (EINVAL). When there is no file, publish a
+//     new one (EEXIST on the link means another writer was first: start over);
 //  2. take an open-file-description write lock (F_OFD_SETLK). The lock is a
 //     mutex for steps 3-4 only, held for a few syscalls, so a conflict is
 //     retried for a bounded time. It is released afterwards: the daemon holds
@@ -20,7 +30,9 @@
 //     (a remover may have unlinked it in between), else start over;
 //  4. read the current contents: a live process whose identity matches means
 //     "already running" (EEXIST, with its PID); otherwise the file is stale
-//     and is rewritten: truncate, write "PID\n", set the identity attribute.
+//     and is replaced: a new file is published (unlink, then link, so the
+//     name is briefly absent, never incomplete), or else the file is
+//     truncated and rewritten in place.
 //
 // On filesystems without user extended attributes the identity is missing;
 // a file without identity whose PID is alive and started before the file was
@@ -50,9 +62,9 @@ pid_t parse_pid(std::string_view text) noexcept;
 /// Daemon side: write `path` for process `self` (see the protocol above).
 /// Async-signal-safe; `path` must be absolute. Errors: EEXIST (already
 /// running; `*holder` gets its PID, or -1 when unknown), ELOOP (symlink),
-/// EINVAL (not a regular file), and the errno of open/fcntl/write (ENOSPC,
-/// EROFS, EACCES...). On a write error the file is removed: nothing is left
-/// half-written.
+/// EINVAL (not a regular file), and the errno of open/fcntl/write/fsetxattr
+/// (ENOSPC, EROFS, EACCES...). On an error nothing is left half-written: a new
+/// file never appears, and a stale one is either left as it was or removed.
 std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder = nullptr) noexcept;
 
 /// Rewrite `path` from `old_pid` to `new_pid` (with new_pid's identity), under
