@@ -354,6 +354,10 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
     // Stale, ours, garbage or just created empty: replace it with a complete
     // file, or else rewrite it in place (we hold the lock).
     Published p = publish_unnamed(path, self, true);
+    if (p.outcome == Published::not_attempted && !unnamed_files_unsupported(p.error)) {
+      ::close(fd);   // a real failure (ENOSPC...): the stale file stays as it was
+      return fail(p.error);
+    }
     if (p.outcome != Published::not_attempted) {
       ::close(fd);
       if (p.outcome == Published::lost_race) continue;
@@ -385,7 +389,7 @@ std::error_code replace_pidfile(const char* path, pid_t old_pid, pid_t new_pid) 
     return {ESTALE, std::system_category()};
   }
   Published p = publish_unnamed(path, new_pid, true);
-  if (p.outcome == Published::not_attempted) {
+  if (p.outcome == Published::not_attempted && unnamed_files_unsupported(p.error)) {
     err = fill_pidfile(fd, new_pid, true);
   } else {
     err = p.outcome == Published::done ? 0 : p.outcome == Published::lost_race ? ESTALE : p.error;

@@ -68,6 +68,28 @@ std::string make_log(const t::TempDir& dir) {
   return log;
 }
 
+// A stale PID file (naming a reaped child) planted before a start: a new PID
+// file is published whole, so the lock is taken only on an existing one.
+// Returns its contents.
+std::string plant_stale(const std::string& pidfile) {
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  std::string text = std::to_string(dead) + "\n";
+  t::write_file(pidfile, text);
+  return text;
+}
+
+// After a failed start: no PID file of ours; a planted stale one may stay as it was.
+void expect_no_pidfile_left(const std::string& pidfile, const std::string& stale) {
+  if (!t::exists(pidfile)) return;
+  if (stale.empty()) {
+    ADD_FAILURE() << "PID file left: '" << t::read_file(pidfile) << "'";
+  } else {
+    EXPECT_EQ(t::read_file(pidfile), stale) << "the stale PID file was changed";
+  }
+}
+
 // The fault named in the shim's log, so a case cannot pass without its call
 // having been reached.
 void expect_fired(const std::string& log, const std::string& call) {
@@ -140,6 +162,7 @@ struct LibraryCase {
   int error;
   bool as_user = false;   // drop to nobody (needs root)
   bool exec = false;      // spawn_daemon /bin/sleep instead of daemonize
+  bool stale = false;     // plant a stale PID file first
 };
 
 void PrintTo(const LibraryCase& c, std::ostream* os) { *os << c.name << " (WELLD_FAULT=" << c.fault << ")"; }
@@ -153,6 +176,7 @@ TEST_P(LibraryFault, ReportsStepAndErrnoAndLeavesNothing) {
   t::TempDir dir;
   std::string pidfile = dir / kPidfileName;
   std::string log = make_log(dir);
+  std::string stale = c.stale ? plant_stale(pidfile) : std::string();
   std::vector<std::string> extra;
   if (c.as_user) extra.insert(extra.end(), {"--user", "nobody"});
   if (c.exec) extra.insert(extra.end(), {"--exec", "/bin/sleep", "1000"});
@@ -170,7 +194,7 @@ TEST_P(LibraryFault, ReportsStepAndErrnoAndLeavesNothing) {
   } else {
     EXPECT_EQ(r.run.exit_code, 1) << r.run.out << r.run.err;
     EXPECT_NE(r.message.find(std::strerror(c.error)), std::string::npos) << r.message;
-    EXPECT_FALSE(t::exists(pidfile)) << "PID file left: " << t::read_file(pidfile);
+    expect_no_pidfile_left(pidfile, stale);
   }
   EXPECT_EQ(reap_children(), std::vector<std::string>{}) << "processes left behind";
 }
@@ -187,9 +211,15 @@ const LibraryCase kLibraryCases[] = {
     {"Chdir_EACCES", "chdir:EACCES:1:grandchild", "chdir", Step::chdir, EACCES},
     {"PidfileOpen_EROFS", "open:EROFS:1:grandchild:fault.pid", "open", Step::pidfile, EROFS},
     {"PidfileOpen_EACCES", "open:EACCES:1:grandchild:fault.pid", "open", Step::pidfile, EACCES},
-    {"PidfileLock_ENOLCK", "lock:ENOLCK:1:grandchild:fault.pid", "lock", Step::pidfile, ENOLCK},
-    {"PidfileWrite_ENOSPC", "pwrite:ENOSPC:1:grandchild:fault.pid", "pwrite", Step::pidfile, ENOSPC},
-    {"PidfileWrite_EIO", "pwrite:EIO:1:grandchild:fault.pid", "pwrite", Step::pidfile, EIO},
+    // The lock is taken on an existing file: a stale one here.
+    {"PidfileLock_ENOLCK", "lock:ENOLCK:1:grandchild:fault.pid", "lock", Step::pidfile, ENOLCK, false, false, true},
+    // A new PID file is written unnamed (O_TMPFILE) in the directory, then linked.
+    {"PidfileWrite_ENOSPC", "pwrite:ENOSPC:1:grandchild:welld-test-", "pwrite", Step::pidfile, ENOSPC},
+    {"PidfileWrite_EIO", "pwrite:EIO:1:grandchild:welld-test-", "pwrite", Step::pidfile, EIO},
+    {"PidfileWriteOverStale_ENOSPC", "pwrite:ENOSPC:1:grandchild:welld-test-", "pwrite", Step::pidfile, ENOSPC, false,
+     false, true},
+    {"PidfileLink_ENOSPC", "link:ENOSPC:1:grandchild:fault.pid", "link", Step::pidfile, ENOSPC},
+    {"PidfileLinkOverStale_EIO", "link:EIO:1:grandchild:fault.pid", "link", Step::pidfile, EIO, false, false, true},
     {"Setgroups_EPERM", "setgroups:EPERM:1:grandchild", "setgroups", Step::drop_privileges, EPERM, true},
     {"Setgid_EPERM", "setgid:EPERM:1:grandchild", "setgid", Step::drop_privileges, EPERM, true},
     {"Setuid_EAGAIN", "setuid:EAGAIN:1:grandchild", "setuid", Step::drop_privileges, EAGAIN, true},
@@ -220,6 +250,7 @@ struct CliCase {
   int error;
   bool as_user = false;
   const char* ready = "exec";
+  bool stale = false;   // plant a stale PID file first
 };
 
 // welld start -p PIDFILE EXTRA -- /bin/sleep 1000; with `inherited_fd`, started
@@ -254,6 +285,7 @@ TEST_P(CliFault, ExitCodeAndOneLineAndLeavesNothing) {
   t::TempDir dir;
   std::string pidfile = dir / kPidfileName;
   std::string log = make_log(dir);
+  std::string stale = c.stale ? plant_stale(pidfile) : std::string();
   std::vector<std::string> extra = {std::string("--ready=") + c.ready};
   if (c.as_user) extra.insert(extra.end(), {"--user", "nobody"});
   t::RunResult r = welld_start(pidfile, extra, fault_env(c.fault, log), c.exit_code == 0);
@@ -270,7 +302,7 @@ TEST_P(CliFault, ExitCodeAndOneLineAndLeavesNothing) {
     expect_one_line(r.err);
     EXPECT_NE(r.err.find(c.phrase), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(std::strerror(c.error)), std::string::npos) << r.err;
-    EXPECT_FALSE(t::exists(pidfile)) << "PID file left: " << t::read_file(pidfile);
+    expect_no_pidfile_left(pidfile, stale);
   }
   EXPECT_EQ(reap_children(), std::vector<std::string>{}) << "processes left behind";
 }
@@ -285,8 +317,9 @@ const CliCase kCliCases[] = {
     {"Chdir_EACCES", "chdir:EACCES:1:grandchild", "chdir", 4, "cannot change directory to /", EACCES},
     {"PidfileOpen_EROFS", "open:EROFS:1:grandchild:fault.pid", "open", 1, "PID file", EROFS},
     {"PidfileOpen_EACCES", "open:EACCES:1:grandchild:fault.pid", "open", 4, "PID file", EACCES},
-    {"PidfileLock_ENOLCK", "lock:ENOLCK:1:grandchild:fault.pid", "lock", 1, "PID file", ENOLCK},
-    {"PidfileWrite_ENOSPC", "pwrite:ENOSPC:1:grandchild:fault.pid", "pwrite", 1, "PID file", ENOSPC},
+    {"PidfileLock_ENOLCK", "lock:ENOLCK:1:grandchild:fault.pid", "lock", 1, "PID file", ENOLCK, false, "exec", true},
+    {"PidfileWrite_ENOSPC", "pwrite:ENOSPC:1:grandchild:welld-test-", "pwrite", 1, "PID file", ENOSPC},
+    {"PidfileLink_ENOSPC", "link:ENOSPC:1:grandchild:fault.pid", "link", 1, "PID file", ENOSPC},
     {"Setgroups_EPERM", "setgroups:EPERM:1:grandchild", "setgroups", 4, "cannot drop privileges to nobody", EPERM,
      true},
     {"Setgid_EINVAL", "setgid:EINVAL:1:grandchild", "setgid", 1, "cannot drop privileges to nobody", EINVAL, true},
@@ -312,6 +345,7 @@ struct KillCase {
   const char* fired;
   bool as_user = false;
   bool notify = false;   // welld start --ready=notify: wait for the program itself
+  bool stale = false;    // plant a stale PID file first
 };
 
 const KillCase kKillCases[] = {
@@ -321,8 +355,10 @@ const KillCase kKillCases[] = {
     {"Dup2", "dup2:kill:1:grandchild", "dup2"},
     {"Chdir", "chdir:kill:1:grandchild", "chdir"},
     {"PidfileOpen", "open:kill:1:grandchild:fault.pid", "open"},
-    {"PidfileLock", "lock:kill:1:grandchild:fault.pid", "lock"},
-    {"PidfileWrite", "pwrite:kill:1:grandchild:fault.pid", "pwrite"},
+    {"PidfileLock", "lock:kill:1:grandchild:fault.pid", "lock", false, false, true},
+    {"PidfileWrite", "pwrite:kill:1:grandchild:welld-test-", "pwrite"},
+    {"PidfileWriteOverStale", "pwrite:kill:1:grandchild:welld-test-", "pwrite", false, false, true},
+    {"PidfileLink", "link:kill:1:grandchild:fault.pid", "link"},
     {"Setgroups", "setgroups:kill:1:grandchild", "setgroups", true},
     {"Setuid", "setuid:kill:1:grandchild", "setuid", true},
 };
@@ -343,6 +379,7 @@ TEST_P(LibraryKill, CallerReportsItAndTheNextStartSucceeds) {
   t::TempDir dir;
   std::string pidfile = dir / kPidfileName;
   std::string log = make_log(dir);
+  std::string stale = c.stale ? plant_stale(pidfile) : std::string();
   std::vector<std::string> extra;
   if (c.as_user) extra.insert(extra.end(), {"--user", "nobody"});
   LibraryReport r = run_library(pidfile, extra, fault_env(c.fault, log));
@@ -352,7 +389,7 @@ TEST_P(LibraryKill, CallerReportsItAndTheNextStartSucceeds) {
   EXPECT_EQ(r.status, status_text(Step::daemon_died, 0)) << r.run.out;
   EXPECT_NE(r.message.find("before it was initialized"), std::string::npos) << r.message;
   EXPECT_EQ(r.fds_before, r.fds_after) << "the caller's fds changed";
-  EXPECT_FALSE(t::exists(pidfile)) << "PID file left: '" << t::read_file(pidfile) << "'";
+  expect_no_pidfile_left(pidfile, stale);
   EXPECT_EQ(reap_children(), std::vector<std::string>{}) << "processes left behind";
 
   // No stale lock or file: the next start succeeds, in bounded time.
@@ -376,6 +413,7 @@ TEST_P(CliKill, StartReportsItAndTheNextStartSucceeds) {
   t::TempDir dir;
   std::string pidfile = dir / kPidfileName;
   std::string log = make_log(dir);
+  std::string stale = c.stale ? plant_stale(pidfile) : std::string();
   // With --ready=exec a daemon killed at execve cannot be told from one that
   // exec'd and died at once; --ready=notify waits for the program itself.
   std::vector<std::string> extra = {c.notify ? "--ready=notify" : "--ready=exec", "--ready-timeout=50s"};
@@ -386,7 +424,7 @@ TEST_P(CliKill, StartReportsItAndTheNextStartSucceeds) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   expect_one_line(r.err);
   EXPECT_NE(r.err.find("killed by signal 9 (SIGKILL)"), std::string::npos) << r.err;
-  EXPECT_FALSE(t::exists(pidfile)) << "PID file left: '" << t::read_file(pidfile) << "'";
+  expect_no_pidfile_left(pidfile, stale);
   EXPECT_EQ(reap_children(), std::vector<std::string>{}) << "processes left behind";
 
   t::RunResult again = welld_start(pidfile, {extra.begin() + 2, extra.end()}, plain_env());

@@ -8,7 +8,8 @@
 // CALL       pipe (pipe, pipe2), fork, setsid, open (open, openat and their
 //            64/fortified variants), dup2 (dup2, dup3), chdir, lock (fcntl
 //            F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW), pwrite (pwrite,
-//            pwrite64), setgroups, initgroups, setgid, setuid, execve, socket,
+//            pwrite64), link (linkat: publishing an unnamed PID file),
+//            setgroups, initgroups, setgid, setuid, execve, socket,
 //            close_range (the close_range() wrapper and syscall(SYS_close_range)).
 // ACTION     an errno name (EAGAIN, ENOSYS...) or number: the call does nothing
 //            and fails with it; or `kill`: the calling process SIGKILLs itself
@@ -21,7 +22,7 @@
 //            are the original process, the intermediate (session leader) and
 //            the daemon.
 // SUBSTRING  only calls whose subject contains it: the path for open, chdir
-//            and execve; the file an fd names (/proc/self/fd) for dup2 (the
+//            and execve; the new name for link; the file an fd names (/proc/self/fd) for dup2 (the
 //            old fd), lock and pwrite; AF_UNIX, AF_INET or AF_INET6 for socket.
 //            It is the rest of the entry, so it may contain ':' (not ',').
 //
@@ -81,6 +82,7 @@ typedef int (*dup3_fn)(int, int, int);
 typedef int (*chdir_fn)(const char*);
 typedef int (*fcntl_fn)(int, int, ...);
 typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
+typedef int (*linkat_fn)(int, const char*, int, const char*, int);
 typedef int (*setgroups_fn)(size_t, const gid_t*);
 typedef int (*initgroups_fn)(const char*, gid_t);
 typedef int (*setgid_fn)(gid_t);
@@ -104,6 +106,7 @@ static struct {
   chdir_fn chdir;
   fcntl_fn fcntl, fcntl64;
   pwrite_fn pwrite, pwrite64;
+  linkat_fn linkat;
   setgroups_fn setgroups;
   initgroups_fn initgroups;
   setgid_fn setgid;
@@ -241,6 +244,7 @@ __attribute__((constructor)) static void welld_fault_init(void) {
   resolve(&real.fcntl64, sizeof real.fcntl64, "fcntl64");
   resolve(&real.pwrite, sizeof real.pwrite, "pwrite");
   resolve(&real.pwrite64, sizeof real.pwrite64, "pwrite64");
+  resolve(&real.linkat, sizeof real.linkat, "linkat");
   resolve(&real.setgroups, sizeof real.setgroups, "setgroups");
   resolve(&real.initgroups, sizeof real.initgroups, "initgroups");
   resolve(&real.setgid, sizeof real.setgid, "setgid");
@@ -480,6 +484,11 @@ ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
 ssize_t pwrite64(int fd, const void* buf, size_t count, off_t offset) {
   struct fault* f = due_fd("pwrite", fd);
   return f != NULL ? fire(f) : REAL(pwrite64, "pwrite64")(fd, buf, count, offset);
+}
+
+int linkat(int olddirfd, const char* oldpath, int newdirfd, const char* newpath, int flags) {
+  struct fault* f = due("link", newpath);
+  return f != NULL ? fire(f) : REAL(linkat, "linkat")(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 int setgroups(size_t size, const gid_t* list) {
