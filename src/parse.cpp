@@ -147,6 +147,17 @@ std::optional<UserGroup> parse_user_group(std::string_view text, std::string* er
   return ug;
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  for (;;) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) return items;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 namespace {
 
 struct RlimitName {
