@@ -22,11 +22,12 @@ namespace {
 
 bool all_digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
 
-// An independent reading of "decimal digits, an optional newline, 2..INT_MAX".
+// An independent reading of "at most 20 decimal digits, an optional newline,
+// 2..INT_MAX".
 pid_t expected_pid(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   unsigned long long v = 0;
-  if (!all_digits(text)) return -1;
+  if (!all_digits(text) || text.size() > 20) return -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < 2 || v > INT_MAX) return -1;
   return static_cast<pid_t>(v);

@@ -43,7 +43,7 @@ inline constexpr const char* kIdentityXattr = "user.welld.starttime";
 /// /proc is unreadable). Async-signal-safe.
 unsigned long long process_start_time(pid_t pid) noexcept;
 
-/// Parse a PID file's contents: decimal digits, an optional trailing newline,
+/// Parse a PID file's contents: decimal digits (at most 20), an optional trailing newline,
 /// value in 2..pid_max range of pid_t (PIDs 0 and 1 and negatives are never
 /// accepted). Returns -1 for anything else.
 pid_t parse_pid(std::string_view text) noexcept;
