@@ -18,12 +18,27 @@ using welld::fuzz::require_error_contract;
 
 constexpr long long kYearMs = 366LL * 24 * 3600 * 1000;
 
+// The documented grammar: DIGITS[.D{1,3}][ms|s|m|min|h].
+bool duration_shaped(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0) return false;
+  if (i < text.size() && text[i] == '.') {
+    size_t digits = 0;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) ++digits;
+    if (digits < 1 || digits > 3) return false;
+  }
+  std::string_view unit = text.substr(i);
+  return unit.empty() || unit == "ms" || unit == "s" || unit == "m" || unit == "min" || unit == "h";
+}
+
 void check_duration(std::string_view text) {
   std::string error(kUntouched);
   auto d = welld::parse_duration(text, &error);
   require_error_contract(d.has_value(), error);
   WELLD_FUZZ_REQUIRE(welld::parse_duration(text) == d);   // the error pointer changes nothing
   if (!d) return;
+  WELLD_FUZZ_REQUIRE(duration_shaped(text));
   long long ms = d->count();
   WELLD_FUZZ_REQUIRE(ms >= 0 && ms <= kYearMs);   // "between 0 and 1 year"
   // Any accepted value, written the plain way, parses back to itself.

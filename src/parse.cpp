@@ -71,7 +71,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   else if (rest == "m" || rest == "min") unit_ms = 60000;
   else if (rest == "h") unit_ms = 3600000;
   auto number = to_int(whole, 1LL << 40);
-  if (unit_ms == 0 || !number || (fraction.empty() && digits_end + 1 < text.size() && text[digits_end] == '.') ||
+  if (unit_ms == 0 || !number || (fraction.empty() && digits_end < text.size() && text[digits_end] == '.') ||
       fraction.size() > 3) {
     set(error, "invalid duration " + quoted(text) + " (examples: 250ms, 10s, 2m)");
     return std::nullopt;

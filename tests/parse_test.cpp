@@ -20,7 +20,7 @@ TEST(ParseDuration, UnitsFractionsAndPlainSeconds) {
   EXPECT_EQ(welld::parse_duration("2m"), 2min);
   EXPECT_EQ(welld::parse_duration("5min"), 5min);
   EXPECT_EQ(welld::parse_duration("1h"), 1h);
-  for (const char* bad : {"", "s", "1.s", ".5s", "1.2345s", "-1s", "10 s", "1d", "1.5.5s"}) {
+  for (const char* bad : {"", "s", "1.", "1.s", ".5s", "1.2345s", "-1s", "10 s", "1d", "1.5.5s"}) {
     std::string error;
     EXPECT_FALSE(welld::parse_duration(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;
