@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "quoted.hpp"
+
 namespace welld {
 namespace {
 
@@ -34,7 +36,7 @@ std::string sanitized_name(std::string text) {
 
 std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* error) {
   auto fail = [&](const std::string& why) {
-    if (error != nullptr) *error = "invalid --listen '" + std::string(text.substr(0, 100)) + "': " + why;
+    if (error != nullptr) *error = "invalid --listen " + detail::quoted(text, 100) + ": " + why;
     return std::nullopt;
   };
   ListenSpec spec;
@@ -68,7 +70,9 @@ std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* 
   in_addr a4{};
   in6_addr a6{};
   if (!p) return fail("PORT must be 1-65535");
-  if (::inet_pton(AF_INET, spec.host.c_str(), &a4) != 1 && ::inet_pton(AF_INET6, spec.host.c_str(), &a6) != 1) {
+  // A NUL would end the C string early: "127.0.0.1\0junk" is not an address.
+  if (spec.host.find('\0') != std::string::npos ||
+      (::inet_pton(AF_INET, spec.host.c_str(), &a4) != 1 && ::inet_pton(AF_INET6, spec.host.c_str(), &a6) != 1)) {
     return fail("HOST must be a numeric IPv4 or IPv6 address");
   }
   spec.port = *p;

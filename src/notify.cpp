@@ -54,8 +54,8 @@ NotifyMessage parse_notify_datagram(std::string_view data) {
     for (char c : v) {
       if (c < '0' || c > '9') return std::nullopt;
       n = n * 10 + (c - '0');
+      if (n > max) return std::nullopt;   // checked per digit: 19 digits would overflow
     }
-    if (n > max) return std::nullopt;
     return n;
   };
   while (!data.empty()) {

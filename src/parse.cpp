@@ -7,18 +7,23 @@
 #include <charconv>
 #include <cstdint>
 
+#include "quoted.hpp"
+
 namespace welld {
+
+std::string detail::quoted(std::string_view text, size_t max) {
+  std::string out = "'";
+  for (char c : text.substr(0, max)) out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  if (text.size() > max) out += "...";
+  return out + "'";
+}
+
 namespace {
+
+using detail::quoted;
 
 void set(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
-}
-
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 64)) out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
-  if (text.size() > 64) out += "...";
-  return out + "'";
 }
 
 bool all_digits(std::string_view s) {
@@ -30,10 +35,10 @@ bool all_digits(std::string_view s) {
 }
 
 std::optional<long long> to_int(std::string_view s, long long max) {
-  if (!all_digits(s) || s.size() > 18) return std::nullopt;
+  if (!all_digits(s)) return std::nullopt;
   long long v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  if (v > max) return std::nullopt;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || v > max) return std::nullopt;
   return v;
 }
 
@@ -66,7 +71,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   else if (rest == "m" || rest == "min") unit_ms = 60000;
   else if (rest == "h") unit_ms = 3600000;
   auto number = to_int(whole, 1LL << 40);
-  if (unit_ms == 0 || !number || (fraction.empty() && digits_end + 1 < text.size() && text[digits_end] == '.') ||
+  if (unit_ms == 0 || !number || (fraction.empty() && digits_end < text.size() && text[digits_end] == '.') ||
       fraction.size() > 3) {
     set(error, "invalid duration " + quoted(text) + " (examples: 250ms, 10s, 2m)");
     return std::nullopt;
@@ -77,7 +82,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
     for (size_t i = fraction.size(); i < 3; ++i) f *= 10;
     frac_ms = f * unit_ms / 1000;
   }
-  if (*number > kYearMs / unit_ms) {
+  if (*number > kYearMs / unit_ms || *number * unit_ms + frac_ms > kYearMs) {
     set(error, "duration " + quoted(text) + " is too long");
     return std::nullopt;
   }
@@ -145,6 +150,17 @@ std::optional<UserGroup> parse_user_group(std::string_view text, std::string* er
     return std::nullopt;
   }
   return ug;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  for (;;) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) return items;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 namespace {

@@ -83,18 +83,15 @@ bool same_inode(int fd, int dirfd, const char* path) noexcept {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// The identity record: "PID STARTTIME". Returns false when absent or malformed.
+// The identity record of the file open at `fd`. Returns false when absent or malformed.
 bool stored_identity(int fd, pid_t& pid, unsigned long long& start) noexcept {
   char buf[48];
   ssize_t n = ::fgetxattr(fd, kIdentityXattr, buf, sizeof buf - 1);
   if (n <= 0) return false;
-  size_t len = static_cast<size_t>(n);
-  size_t space = 0;
-  while (space < len && buf[space] != ' ') ++space;
-  unsigned long long p = 0;
-  if (space == len || !parse_decimal(buf, space, p) || p > INT_MAX) return false;
-  if (!parse_decimal(buf + space + 1, len - space - 1, start)) return false;
-  pid = static_cast<pid_t>(p);
+  auto identity = parse_identity(std::string_view(buf, static_cast<size_t>(n)));
+  if (!identity) return false;
+  pid = identity->pid;
+  start = identity->start_time;
   return true;
 }
 
@@ -185,6 +182,18 @@ pid_t parse_pid(std::string_view text) noexcept {
   if (!parse_decimal(text.data(), text.size(), v)) return -1;
   if (v <= 1 || v > static_cast<unsigned long long>(INT_MAX)) return -1;
   return static_cast<pid_t>(v);
+}
+
+std::optional<ProcessIdentity> parse_identity(std::string_view text) noexcept {
+  size_t space = text.find(' ');
+  unsigned long long pid = 0;
+  ProcessIdentity identity;
+  if (space == std::string_view::npos || !parse_decimal(text.data(), space, pid) || pid > INT_MAX ||
+      !parse_decimal(text.data() + space + 1, text.size() - space - 1, identity.start_time)) {
+    return std::nullopt;
+  }
+  identity.pid = static_cast<pid_t>(pid);
+  return identity;
 }
 
 namespace {

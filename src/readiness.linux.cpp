@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "pidfd.linux.hpp"
+#include "quoted.hpp"
 
 namespace welld {
 namespace {
@@ -36,10 +37,12 @@ std::optional<int> parse_port(std::string_view text) {
   return port;
 }
 
+// A NUL would end the C string early: "127.0.0.1\0junk" is not an address.
 bool numeric_address(const std::string& host) {
   in6_addr a6{};
   in_addr a4{};
-  return ::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+  return host.find('\0') == std::string::npos &&
+         (::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1);
 }
 
 std::string absolute(const std::string& path) {
@@ -97,8 +100,10 @@ std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* er
   } else if (kind == "notify") {
     spec.mode = ReadyMode::notify;
     spec.path = std::string(arg);
-    if (has_arg && (arg.size() < 2 || arg.size() >= 100 || (arg.front() != '@' && arg.front() != '/'))) {
-      set(error, "invalid --ready notify socket '" + std::string(arg.substr(0, 100)) + "': @NAME or an absolute path");
+    // NOTIFY_SOCKET, an environment string, cannot carry a NUL.
+    if (has_arg && (arg.size() < 2 || arg.size() >= 100 || (arg.front() != '@' && arg.front() != '/') ||
+                    arg.find('\0') != std::string_view::npos)) {
+      set(error, "invalid --ready notify socket " + detail::quoted(arg, 100) + ": @NAME or an absolute path");
       return std::nullopt;
     }
   } else if (kind == "fd") {
@@ -106,7 +111,7 @@ std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* er
     if (has_arg) {
       auto n = parse_port(arg);
       if (!n || *n < 3 || *n > 1024) {
-        set(error, "invalid --ready fd number '" + std::string(arg.substr(0, 20)) + "': 3 to 1024");
+        set(error, "invalid --ready fd number " + detail::quoted(arg, 20) + ": 3 to 1024");
         return std::nullopt;
       }
       spec.fd = *n;
@@ -118,7 +123,7 @@ std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* er
     if (!arg.empty() && arg.front() == '[') {
       auto close = arg.find(']');
       if (close == std::string_view::npos || close + 1 >= arg.size() || arg[close + 1] != ':') {
-        set(error, "invalid --ready address '" + std::string(text.substr(0, 100)) + "': tcp:[ADDRESS]:PORT");
+        set(error, "invalid --ready address " + detail::quoted(text, 100) + ": tcp:[ADDRESS]:PORT");
         return std::nullopt;
       }
       spec.host = std::string(arg.substr(1, close - 1));
@@ -129,8 +134,8 @@ std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* er
     }
     auto p = parse_port(port);
     if (!p || !numeric_address(spec.host)) {
-      set(error, "invalid --ready address '" + std::string(text.substr(0, 100)) +
-                     "': tcp:[HOST:]PORT with a numeric HOST and PORT 1-65535");
+      set(error, "invalid --ready address " + detail::quoted(text, 100) +
+                     ": tcp:[HOST:]PORT with a numeric HOST and PORT 1-65535");
       return std::nullopt;
     }
     spec.port = *p;
@@ -143,7 +148,7 @@ std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* er
       return std::nullopt;
     }
   } else {
-    set(error, "invalid --ready mode '" + std::string(text.substr(0, 100)) + "'" + forms);
+    set(error, "invalid --ready mode " + detail::quoted(text, 100) + forms);
     return std::nullopt;
   }
   return spec;

@@ -33,6 +33,18 @@ TEST(ParsePid, AcceptsOnlyPlausiblePids) {
   EXPECT_EQ(welld::parse_pid(std::string(10240, '7')), -1);
 }
 
+TEST(ParseIdentity, PidSpaceStartTime) {
+  auto id = welld::parse_identity("1234 567890");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->pid, 1234);
+  EXPECT_EQ(id->start_time, 567890u);
+  EXPECT_EQ(welld::parse_identity("2147483647 18446744073709551615")->start_time, 18446744073709551615ull);
+  for (const char* bad : {"", " ", "1234", "1234 ", " 567", "1234  567", "1234 567\n", "2147483648 1",
+                          "1 18446744073709551616", "-1 5", "12 3 4", "a b"}) {
+    EXPECT_FALSE(welld::parse_identity(bad)) << '"' << bad << '"';
+  }
+}
+
 TEST(Pidfile, WriteRecordsPidAndIdentityAndRemoveRemoves) {
   t::TempDir dir;
   std::string path = dir / "a.pid";

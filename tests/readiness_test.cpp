@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -288,6 +289,39 @@ TEST(Readiness, NotifyDatagramParser) {
   EXPECT_FALSE(bad.main_pid);
   EXPECT_FALSE(bad.errno_value);
   EXPECT_FALSE(bad.extend_timeout_us);
+}
+
+TEST(Readiness, NotifyDatagramNumbersNeverOverflow) {
+  // Found by fuzzing: 19 digits overflowed long long (undefined behaviour),
+  // and came out negative: a negative ERRNO= or EXTEND_TIMEOUT_USEC=.
+  auto m = welld::parse_notify_datagram(
+      "MAINPID=9999999999999999999\nERRNO=9999999999999999999\nEXTEND_TIMEOUT_USEC=9999999999999999999\n");
+  EXPECT_FALSE(m.main_pid);
+  EXPECT_FALSE(m.errno_value);
+  EXPECT_FALSE(m.extend_timeout_us);
+  EXPECT_EQ(m.ignored, 3);
+  auto max = welld::parse_notify_datagram("MAINPID=2147483647\nERRNO=4095\nEXTEND_TIMEOUT_USEC=1125899906842624");
+  EXPECT_EQ(max.main_pid, 2147483647);
+  EXPECT_EQ(max.errno_value, 4095);
+  EXPECT_EQ(max.extend_timeout_us, 1LL << 50);
+  EXPECT_FALSE(welld::parse_notify_datagram("EXTEND_TIMEOUT_USEC=1125899906842625").extend_timeout_us);
+}
+
+TEST(Readiness, SpecErrorsAreOneLineAndNulsAreRefused) {
+  // Found by fuzzing: the input was echoed raw, NULs and newlines included.
+  std::string error;
+  EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:\0\0[::1]:8080", 16), &error));
+  EXPECT_EQ(error.find('\0'), std::string::npos);
+  EXPECT_FALSE(welld::parse_ready_spec("bogus\n\x1b[31mred", &error));
+  EXPECT_EQ(error, "invalid --ready mode 'bogus??[31mred' (exec, notify[:@NAME|PATH], fd[:N], tcp:[HOST:]PORT, "
+                   "unix:PATH, file:PATH)");
+  // Found by fuzzing: a NUL cut the host or the notify socket name short.
+  EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:127.0.0.1\0junk:80", 22)));
+  EXPECT_FALSE(welld::parse_ready_spec(std::string("notify:@name\0more", 18)));
+  EXPECT_TRUE(welld::parse_ready_spec(std::string("notify:@name", 12)));
+  auto r = welld_cli({"start", "--ready=bogus\nwelld: start: started", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 }  // namespace

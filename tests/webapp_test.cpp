@@ -144,6 +144,18 @@ TEST(Listen, BindErrorsFailBeforeForking) {
   }
 }
 
+TEST(Listen, SpecErrorsAreOneLineAndNulsAreRefused) {
+  // Found by fuzzing: the input was echoed raw, NULs and newlines included.
+  std::string error;
+  EXPECT_FALSE(welld::parse_listen_spec(std::string("tcp:0.\x05\xff\xff\0\xbb.0.0:80", 18), &error));
+  EXPECT_EQ(error.find('\0'), std::string::npos) << error;
+  EXPECT_FALSE(welld::parse_listen_spec("tcp:[::1\n]:80", &error));
+  EXPECT_EQ(error, "invalid --listen 'tcp:[::1?]:80': HOST must be a numeric IPv4 or IPv6 address");
+  // Found by fuzzing: a NUL cut the host short, and the rest was ignored.
+  EXPECT_FALSE(welld::parse_listen_spec(std::string("tcp:127.0.0.1\0junk:80", 22)));
+  EXPECT_FALSE(welld::parse_listen_spec(std::string("tcp:[::\0\0]:80", 13)));
+}
+
 TEST(Listen, ListenFdsFollowsSdListenFds) {
   pid_t child = ::fork();
   if (child == 0) {

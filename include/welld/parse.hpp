@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace welld {
 
@@ -38,6 +39,10 @@ struct RlimitSpec {
   rlim_t soft = 0;
   rlim_t hard = 0;
 };
+
+/// The items of a comma-separated list (--supplementary-groups, --keep-caps):
+/// "a,b,,c" gives a, b, c. Empty items are skipped; nothing else is changed.
+std::vector<std::string> split_list(std::string_view text);
 
 /// "nofile=1024", "nofile=1024:4096", "core=unlimited", "as=1G:2G", "memlock=64K".
 /// Names: as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile,

@@ -42,6 +42,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -54,10 +55,22 @@ inline constexpr const char* kIdentityXattr = "user.welld.starttime";
 /// /proc is unreadable). Async-signal-safe.
 unsigned long long process_start_time(pid_t pid) noexcept;
 
-/// Parse a PID file's contents: decimal digits, an optional trailing newline,
+/// Parse a PID file's contents: decimal digits (at most 20), an optional trailing newline,
 /// value in 2..pid_max range of pid_t (PIDs 0 and 1 and negatives are never
 /// accepted). Returns -1 for anything else.
 pid_t parse_pid(std::string_view text) noexcept;
+
+/// A process as welld identifies it: a PID and its start time.
+struct ProcessIdentity {
+  pid_t pid = -1;
+  unsigned long long start_time = 0;   // clock ticks since boot
+};
+
+/// Parse an identity record (the value of kIdentityXattr): "PID STARTTIME",
+/// two decimal numbers separated by one space, PID at most INT_MAX, nothing
+/// else. std::nullopt for anything else, which counts as "no identity".
+/// Async-signal-safe.
+std::optional<ProcessIdentity> parse_identity(std::string_view text) noexcept;
 
 /// Daemon side: write `path` for process `self` (see the protocol above).
 /// Async-signal-safe; `path` must be absolute. Errors: EEXIST (already
