@@ -49,28 +49,58 @@ ProcessGuard::ProcessGuard(pid_t pid) { reset(pid); }
 ProcessGuard::~ProcessGuard() { reset(); }
 
 ProcessGuard::ProcessGuard(ProcessGuard&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::exchange(other.pidfd_, -1)) {}
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      by_pid_(std::exchange(other.by_pid_, false)) {}
 
 ProcessGuard& ProcessGuard::operator=(ProcessGuard&& other) noexcept {
   reset();
   pid_ = std::exchange(other.pid_, -1);
   pidfd_ = std::exchange(other.pidfd_, -1);
+  by_pid_ = std::exchange(other.by_pid_, false);
   return *this;
 }
 
 void ProcessGuard::reset(pid_t pid) {
   if (pidfd_ >= 0) {
     ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+  } else if (by_pid_) {
+    ::kill(pid_, SIGKILL);   // no pidfds (old kernel, valgrind): by PID
+  }
+  if (pidfd_ >= 0 || by_pid_) {
     wait_gone(std::chrono::seconds(30));
     ::waitpid(pid_, nullptr, WNOHANG);   // reap if it happens to be our child
-    ::close(pidfd_);
   }
+  if (pidfd_ >= 0) ::close(pidfd_);
   pid_ = pid;
   pidfd_ = pid > 0 ? pidfd_open(pid) : -1;
+  by_pid_ = pid > 0 && pidfd_ < 0 && errno == ENOSYS;
 }
 
+namespace {
+
+// Without a pidfd: gone once reaped or a zombie (polled; only where pidfds are missing).
+bool ended(pid_t pid) {
+  if (::waitpid(pid, nullptr, WNOHANG) == pid) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'Z';
+}
+
+}  // namespace
+
 bool ProcessGuard::wait_gone(std::chrono::milliseconds timeout) const {
-  if (pidfd_ < 0) return true;
+  if (pidfd_ < 0 && !by_pid_) return true;
+  if (by_pid_) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!ended(pid_)) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      ::poll(nullptr, 0, 10);
+    }
+    return true;
+  }
   pollfd p{pidfd_, POLLIN, 0};
   int n;
   do {
@@ -110,12 +140,18 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   ::close(err[1]);
   int pidfd = pidfd_open(pid);
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool out_open = true, err_open = true, exited = false;
+  bool out_open = true, err_open = true, exited = false, reaped = false;
+  int status = 0;
   while (out_open || err_open || !exited) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;
+    }
+    if (pidfd < 0 && !exited) {
+      // No pidfds (old kernel, valgrind): poll for the exit every 10 ms.
+      if (::waitpid(pid, &status, WNOHANG) == pid) exited = reaped = true;
+      left = std::min(left, std::chrono::milliseconds(10));
     }
     pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
                    {exited ? -1 : pidfd, POLLIN, 0}};
@@ -133,13 +169,12 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     if (p[2].revents != 0) exited = true;
   }
   if (result.timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  if (!reaped) ::waitpid(pid, &status, 0);
   if (WIFEXITED(status) && !result.timed_out) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   ::close(out[0]);
   ::close(err[0]);
-  ::close(pidfd);
+  if (pidfd >= 0) ::close(pidfd);
   return result;
 }
 

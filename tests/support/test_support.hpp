@@ -51,6 +51,7 @@ class ProcessGuard {
  private:
   pid_t pid_ = -1;
   int pidfd_ = -1;
+  bool by_pid_ = false;   // no pidfds here (ENOSYS: old kernel, valgrind)
 };
 
 struct RunResult {
