@@ -37,7 +37,7 @@ bool parse_decimal(const char* text, size_t len, unsigned long long& out) noexce
   unsigned long long v = 0;
   for (size_t i = 0; i < len; ++i) {
     if (text[i] < '0' || text[i] > '9') return false;
-    unsigned long long d = static_cast<unsigned long long>(text[i] - '0');
+    auto d = static_cast<unsigned long long>(text[i] - '0');
     if (v > (ULLONG_MAX - d) / 10) return false;
     v = v * 10 + d;
   }
@@ -88,7 +88,7 @@ bool stored_identity(int fd, pid_t& pid, unsigned long long& start) noexcept {
   char buf[48];
   ssize_t n = ::fgetxattr(fd, kIdentityXattr, buf, sizeof buf - 1);
   if (n <= 0) return false;
-  size_t len = static_cast<size_t>(n);
+  auto len = static_cast<size_t>(n);
   size_t space = 0;
   while (space < len && buf[space] != ' ') ++space;
   unsigned long long p = 0;
@@ -262,7 +262,7 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
     size_t identity_len = format_identity(self, start, identity);
     bool written = ::ftruncate(fd, 0) == 0 && write_all(fd, text, len);
     if (written && start != 0 && ::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 &&
-        errno != ENOTSUP && errno != EOPNOTSUPP) {
+        errno != ENOTSUP) {   // no xattrs on this file system (EOPNOTSUPP is the same number)
       written = false;
     }
     if (!written) {
