@@ -70,7 +70,12 @@ void BM_NotifySendReceive(benchmark::State& state) {
   addr.sun_family = AF_UNIX;
   std::string name = "@welld-bench-" + std::to_string(::getpid());
   std::memcpy(addr.sun_path + 1, name.c_str() + 1, name.size() - 1);
-  ::bind(server, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size()));
+  if (::bind(server, reinterpret_cast<sockaddr*>(&addr),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())) != 0) {
+    state.SkipWithError("bind failed");
+    ::close(server);
+    return;
+  }
   char buf[4096];
   for ([[maybe_unused]] auto _ : state) {
     if (welld::notify_socket(name, welld::notify_state::ready)) state.SkipWithError("send failed");

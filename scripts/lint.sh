@@ -59,7 +59,8 @@ if [[ $what != format ]]; then
     echo "clang-tidy: clean"
   else
     # Findings only (the log also holds each command line and clang's summaries).
-    grep -E '(warning|error):' "$build/clang-tidy.log" | sort -u >&2 || cat "$build/clang-tidy.log" >&2
+    sed 's/\x1b\[[0-9;]*m//g' "$build/clang-tidy.log" | grep -E '(warning|error):' | sort -u >&2 ||
+      cat "$build/clang-tidy.log" >&2
     echo "clang-tidy: findings above (full log: $build/clang-tidy.log)" >&2
     status=1
   fi
