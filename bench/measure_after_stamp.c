@@ -24,8 +24,10 @@ int main(int argc, char** argv) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   long long returned = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
   FILE* f = fopen(argv[1], "r");
-  long long stamped = 0;
-  if (f == NULL || fscanf(f, "%lld", &stamped) != 1) {
+  char text[32] = {0};
+  char* end = text;
+  long long stamped = f != NULL && fgets(text, sizeof text, f) != NULL ? strtoll(text, &end, 10) : 0;
+  if (f == NULL || end == text) {
     fprintf(stderr, "measure: no stamp in %s (command exit status %d)\n", argv[1], status);
     return 1;
   }

@@ -22,7 +22,7 @@ std::vector<int> open_fds() {
   std::vector<int> fds;
   DIR* dir = ::opendir("/proc/self/fd");
   while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] != '.') fds.push_back(std::atoi(e->d_name));
+    if (e->d_name[0] != '.') fds.push_back(static_cast<int>(std::strtol(e->d_name, nullptr, 10)));
   }
   ::closedir(dir);
   return fds;
@@ -31,7 +31,7 @@ std::vector<int> open_fds() {
 void close_fds(benchmark::State& state, welld::CloseMethod method) {
   std::vector<int> keep = open_fds();   // the benchmark's own fds survive
   auto n = static_cast<int>(state.range(0));
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     state.PauseTiming();
     for (int i = 0; i < n; ++i) {
       if (::open("/dev/null", O_RDONLY) < 0) state.SkipWithError("open failed (RLIMIT_NOFILE?)");
@@ -51,9 +51,12 @@ BENCHMARK(BM_CloseFds_BoundedLoop)->Arg(10)->Arg(1000)->Arg(10000);
 
 void BM_PidfileWriteRemove(benchmark::State& state) {
   char dir[] = "/tmp/welld-bench-XXXXXX";
-  ::mkdtemp(dir);
+  if (::mkdtemp(dir) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
   std::string path = std::string(dir) + "/b.pid";
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     if (welld::write_pidfile(path.c_str(), ::getpid())) state.SkipWithError("write_pidfile failed");
     welld::remove_pidfile(path.c_str(), ::getpid());
   }
@@ -67,9 +70,14 @@ void BM_NotifySendReceive(benchmark::State& state) {
   addr.sun_family = AF_UNIX;
   std::string name = "@welld-bench-" + std::to_string(::getpid());
   std::memcpy(addr.sun_path + 1, name.c_str() + 1, name.size() - 1);
-  ::bind(server, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size()));
+  if (::bind(server, reinterpret_cast<sockaddr*>(&addr),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())) != 0) {
+    state.SkipWithError("bind failed");
+    ::close(server);
+    return;
+  }
   char buf[4096];
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     if (welld::notify_socket(name, welld::notify_state::ready)) state.SkipWithError("send failed");
     if (::recv(server, buf, sizeof buf, 0) <= 0) state.SkipWithError("recv failed");
   }

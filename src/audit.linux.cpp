@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -24,6 +25,16 @@ namespace welld {
 namespace {
 
 std::string proc(pid_t pid, const std::string& what) { return "/proc/" + std::to_string(pid) + "/" + what; }
+
+// The decimal number at the start of `text`, after blanks; 0 when there is
+// none (or it overflows). atoi's contract, without its undefined behaviour.
+int leading_int(const char* text) {
+  std::string_view s(text);
+  size_t at = s.find_first_not_of(" \t");
+  int value = 0;
+  if (at != std::string_view::npos) std::from_chars(s.data() + at, s.data() + s.size(), value);
+  return value;
+}
 
 // Read a whole file; errno-style error on failure.
 std::optional<std::string> slurp(const std::string& path, int& err) {
@@ -56,7 +67,7 @@ struct Stat {
   std::string comm;
   std::vector<std::string> rest;
   long field(int n) const {   // 1-based field number as in proc(5)
-    size_t i = static_cast<size_t>(n - 3);
+    auto i = static_cast<size_t>(n - 3);
     return i < rest.size() ? std::stol(rest[i]) : 0;
   }
 };
@@ -90,7 +101,7 @@ bool known_supervisor(const std::string& comm) {
   static const std::set<std::string> names = {"systemd", "s6-supervise", "s6-svscan", "runsv", "runsvdir",
                                               "supervisord", "tini", "dumb-init", "containerd-shim", "conmon",
                                               "launchd", "init", "openrc-run", "daemontools", "supervise"};
-  return names.count(comm) != 0 || comm.rfind("containerd-shim", 0) == 0;
+  return names.contains(comm) || comm.rfind("containerd-shim", 0) == 0;
 }
 
 unsigned long long hex_mask(const std::string& text) {
@@ -131,7 +142,7 @@ int mnt_id_of_fd(pid_t pid, int fd) {
   auto text = slurp(proc(pid, "fdinfo/" + std::to_string(fd)), err);
   if (!text) return -1;
   auto at = text->find("mnt_id:");
-  return at == std::string::npos ? -1 : std::atoi(text->c_str() + at + 7);
+  return at == std::string::npos ? -1 : leading_int(text->c_str() + at + 7);
 }
 
 // The set of pids in `root`'s tree (root and descendants), from a /proc scan.
@@ -140,7 +151,7 @@ std::set<pid_t> tree_of(pid_t root) {
   DIR* dir = ::opendir("/proc");
   if (dir != nullptr) {
     while (dirent* e = ::readdir(dir)) {
-      pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+      auto p = static_cast<pid_t>(leading_int(e->d_name));
       if (p <= 0) continue;
       if (auto st = read_stat(p)) children[static_cast<pid_t>(st->field(4))].push_back(p);
     }
@@ -164,8 +175,8 @@ std::vector<pid_t> outside_holders(const std::string& target, const std::set<pid
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return holders;
   while (dirent* e = ::readdir(dir)) {
-    pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
-    if (p <= 0 || tree.count(p) != 0) continue;
+    auto p = static_cast<pid_t>(leading_int(e->d_name));
+    if (p <= 0 || tree.contains(p)) continue;
     DIR* fds = ::opendir(proc(p, "fd").c_str());
     if (fds == nullptr) continue;
     while (dirent* f = ::readdir(fds)) {
@@ -261,7 +272,7 @@ Finding open_fds(const Context& c) {
     if (fd <= 2) continue;
     f.verdict = std::max(f.verdict, judge_fd(c, fd, target, f.evidence, false));
   }
-  if (f.evidence.empty()) f.evidence.push_back("none beyond 0-2");
+  if (f.evidence.empty()) f.evidence.emplace_back("none beyond 0-2");
   return f;
 }
 
@@ -300,7 +311,7 @@ Finding signals(const Context& c) {
       f.verdict = std::max(f.verdict, Verdict::warn);
     }
   }
-  if (f.evidence.empty()) f.evidence.push_back("nothing blocked; nothing ignored but SIGPIPE");
+  if (f.evidence.empty()) f.evidence.emplace_back("nothing blocked; nothing ignored but SIGPIPE");
   return f;
 }
 
@@ -330,14 +341,14 @@ Finding environment(const Context& c) {
       f.verdict = std::max(f.verdict, Verdict::warn);
     }
   }
-  if (f.evidence.empty()) f.evidence.push_back("no secret-looking names, no loader variables");
+  if (f.evidence.empty()) f.evidence.emplace_back("no secret-looking names, no loader variables");
   return f;
 }
 
 Finding umask_rule(const Context& c) {
   auto it = c.status.find("Umask");
   if (it == c.status.end()) return {"umask", Verdict::warn, {"umask not shown by this kernel"}};
-  unsigned mask = static_cast<unsigned>(std::stoul(it->second, nullptr, 8));
+  auto mask = static_cast<unsigned>(std::stoul(it->second, nullptr, 8));
   if ((mask & 002) == 0) {
     return {"umask", Verdict::warn, {"umask " + it->second + ": new files are world-writable unless created with explicit modes"}};
   }
@@ -381,7 +392,7 @@ Finding credentials(const Context& c) {
   f.evidence.push_back("uid " + std::to_string(ruid) + ", euid " + std::to_string(euid) + ", gid " +
                        std::to_string(rgid) + ", groups " + (c.status.at("Groups").empty() ? "none" : c.status.at("Groups")));
   if (ruid == 0 || euid == 0) {
-    f.evidence.push_back("runs as root");
+    f.evidence.emplace_back("runs as root");
     f.verdict = Verdict::warn;
   } else {
     auto root_groups = roots_groups();
@@ -395,7 +406,7 @@ Finding credentials(const Context& c) {
       }
     }
     if (rgid == 0 || egid == 0) {
-      f.evidence.push_back("gid is root's (0)");
+      f.evidence.emplace_back("gid is root's (0)");
       f.verdict = Verdict::fail;
     }
     if (hex_mask(c.status.at("CapEff")) != 0) {
@@ -464,14 +475,14 @@ std::error_code audit_process(pid_t pid, const AuditOptions& options, AuditRepor
   if (!status) return fail(err == ENOENT ? ESRCH : err);
   c.status = status_fields(*status);
   for (const char* key : {"SigBlk", "SigIgn", "Uid", "Gid", "Groups", "CapEff"}) {
-    if (c.status.count(key) == 0) return fail(ESRCH);
+    if (!c.status.contains(key)) return fail(ESRCH);
   }
   // The fd table and environment are the privileged parts: fail, don't guess.
   DIR* fds = ::opendir(proc(pid, "fd").c_str());
   if (fds == nullptr) return fail(errno == ENOENT ? ESRCH : errno);
   while (dirent* e = ::readdir(fds)) {
     if (e->d_name[0] == '.') continue;
-    c.fds[std::atoi(e->d_name)] = readlink_str(proc(pid, "fd/") + e->d_name);
+    c.fds[leading_int(e->d_name)] = readlink_str(proc(pid, "fd/") + e->d_name);
   }
   ::closedir(fds);
   if (!slurp(proc(pid, "environ"), err) || ::access(proc(pid, "environ").c_str(), R_OK) != 0) {
@@ -494,7 +505,7 @@ std::vector<pid_t> daemon_like_processes() {
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return pids;
   while (dirent* e = ::readdir(dir)) {
-    pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+    auto p = static_cast<pid_t>(leading_int(e->d_name));
     if (p <= 1) continue;
     auto st = read_stat(p);
     if (!st || st->field(7) != 0) continue;

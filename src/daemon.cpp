@@ -26,7 +26,8 @@
 #include "welld/unique_fd.hpp"
 #include "pidfd.linux.hpp"
 
-extern char** environ;
+// POSIX asks programs to declare environ; <unistd.h> does only under _GNU_SOURCE.
+extern char** environ;   // NOLINT(readability-redundant-declaration)
 
 namespace welld {
 namespace {
@@ -290,8 +291,7 @@ void send(int fd, ReportKind kind, Step step = Step::none, int error = 0) noexce
 // Put `fd` at `target` without CLOEXEC (it must survive exec), then drop `fd`.
 bool move_to(int fd, int target) noexcept {
   if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
-  if (::dup2(fd, target) < 0) return false;
-  return true;
+  return ::dup2(fd, target) >= 0;
 }
 
 int open_log(const char* path) noexcept {
@@ -462,6 +462,8 @@ class SubreaperScope {
   }
   SubreaperScope(const SubreaperScope&) = delete;
   SubreaperScope& operator=(const SubreaperScope&) = delete;
+  SubreaperScope(SubreaperScope&&) = delete;
+  SubreaperScope& operator=(SubreaperScope&&) = delete;
   bool active() const noexcept { return active_; }
 
  private:
@@ -678,9 +680,10 @@ std::string resolve_executable(const std::string& name, const std::string& path_
   if (name.find('/') != std::string::npos) return usable(name) ? name : std::string();
   size_t start = 0;
   int first_error = 0;
+  std::string_view entries(path_env);
   while (start <= path_env.size()) {
     size_t colon = path_env.find(':', start);
-    std::string_view dir = std::string_view(path_env).substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string_view dir = entries.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     std::string candidate = std::string(dir.empty() ? std::string_view(".") : dir) + "/" + name;
     err = ENOENT;
     if (usable(candidate)) return candidate;

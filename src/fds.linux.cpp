@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "welld/fds.hpp"
@@ -14,10 +15,7 @@ namespace welld {
 namespace {
 
 bool is_kept(std::span<const int> keep, int fd) noexcept {
-  for (int k : keep) {
-    if (k == fd) return true;
-  }
-  return false;
+  return std::ranges::find(keep, fd) != keep.end();
 }
 
 // Smallest kept fd strictly greater than `after`, or -1.

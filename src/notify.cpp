@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
-#include <cstdio>
 #include <cstring>
 
 #include "welld/notify.hpp"
@@ -172,9 +172,18 @@ bool is_in_tree(pid_t pid, pid_t root) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
     if (n <= 0) return false;
     buf[n] = '\0';
+    // "PID (COMM) STATE PPID ...": COMM may hold anything, so from the last ')'.
     const char* close = std::strrchr(buf, ')');
+    if (close == nullptr) return false;
+    std::string_view rest(close + 1);
+    if (rest.size() < 2) return false;
+    rest.remove_prefix(2);   // the blank and STATE
+    size_t at = rest.find_first_not_of(" \t");
     int ppid = 0;
-    if (close == nullptr || std::sscanf(close + 2, "%*c %d", &ppid) != 1) return false;
+    if (at == std::string_view::npos ||
+        std::from_chars(rest.data() + at, rest.data() + rest.size(), ppid).ec != std::errc()) {
+      return false;
+    }
     pid = ppid;
   }
   return false;

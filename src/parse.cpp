@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -27,11 +28,7 @@ void set(std::string* error, std::string message) {
 }
 
 bool all_digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
+  return !s.empty() && std::ranges::all_of(s, [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::optional<long long> to_int(std::string_view s, long long max) {
@@ -101,7 +98,8 @@ std::optional<int> parse_signal(std::string_view text, std::string* error) {
   }
   auto rt = [&](std::string_view prefix, int base, int direction) -> std::optional<int> {
     if (name.rfind(prefix, 0) != 0) return std::nullopt;
-    std::string_view offset = std::string_view(name).substr(prefix.size());
+    std::string_view offset(name);
+    offset.remove_prefix(prefix.size());
     if (offset.empty()) return base;
     if (offset.front() != (direction > 0 ? '+' : '-')) return std::nullopt;
     auto n = to_int(offset.substr(1), SIGRTMAX - SIGRTMIN);

@@ -37,7 +37,7 @@ bool parse_decimal(const char* text, size_t len, unsigned long long& out) noexce
   unsigned long long v = 0;
   for (size_t i = 0; i < len; ++i) {
     if (text[i] < '0' || text[i] > '9') return false;
-    unsigned long long d = static_cast<unsigned long long>(text[i] - '0');
+    auto d = static_cast<unsigned long long>(text[i] - '0');
     if (v > (ULLONG_MAX - d) / 10) return false;
     v = v * 10 + d;
   }

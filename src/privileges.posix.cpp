@@ -127,7 +127,7 @@ std::error_code resolve_capabilities(const std::vector<std::string>& names, std:
   for (const auto& name : names) {
     std::string lower;
     for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower.rfind("cap_", 0) != 0) lower = "cap_" + lower;
+    if (lower.rfind("cap_", 0) != 0) lower.insert(0, "cap_");
     cap_value_t value = 0;
     if (::cap_from_name(lower.c_str(), &value) != 0 || value < 0 || value > 63) {
       if (what != nullptr) *what = "unknown capability '" + name + "'";

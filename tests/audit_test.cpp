@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -26,6 +27,7 @@ t::ProcessGuard breaker(const std::string& mode, std::vector<std::string> env, i
   if (pid == 0) {
     ::close(fds[0]);
     std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
     std::string fd = std::to_string(fds[1]);
@@ -49,10 +51,7 @@ const welld::Finding& rule(const welld::AuditReport& r, const std::string& name)
 }
 
 bool has_evidence(const welld::Finding& f, const std::string& text) {
-  for (const auto& e : f.evidence) {
-    if (e.find(text) != std::string::npos) return true;
-  }
-  return false;
+  return std::ranges::any_of(f.evidence, [&](const std::string& e) { return e.find(text) != std::string::npos; });
 }
 
 std::string dump(const welld::Finding& f) {
@@ -70,39 +69,39 @@ TEST(Audit, EachBrokenRuleIsFlaggedWithEvidence) {
   ASSERT_FALSE(welld::audit_process(pid, {}, r));
   EXPECT_EQ(r.overall(), Verdict::fail);
 
-  auto& tty = rule(r, "controlling-terminal");
+  const auto& tty = rule(r, "controlling-terminal");
   EXPECT_EQ(tty.verdict, Verdict::fail) << dump(tty);
   EXPECT_TRUE(has_evidence(tty, "has controlling terminal /dev/pts/")) << dump(tty);
   EXPECT_EQ(rule(r, "session").verdict, Verdict::fail) << dump(rule(r, "session"));
   EXPECT_EQ(rule(r, "parent").verdict, Verdict::warn) << dump(rule(r, "parent"));
 
-  auto& fds = rule(r, "open-fds");
+  const auto& fds = rule(r, "open-fds");
   EXPECT_EQ(fds.verdict, Verdict::fail) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "(other end held by pid " + std::to_string(::getpid()))) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "(deleted file)")) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "/held (file on mount /dev/shm)")) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "(a terminal)")) << dump(fds);   // the pty master/slave it holds
 
-  auto& stdio = rule(r, "stdio");
+  const auto& stdio = rule(r, "stdio");
   EXPECT_EQ(stdio.verdict, Verdict::fail) << dump(stdio);
   EXPECT_TRUE(has_evidence(stdio, "fd 0 -> /dev/pts/")) << dump(stdio);
 
-  auto& sig = rule(r, "signals");
+  const auto& sig = rule(r, "signals");
   EXPECT_EQ(sig.verdict, Verdict::fail) << dump(sig);
   EXPECT_TRUE(has_evidence(sig, "SIGTERM is blocked (SigBlk)")) << dump(sig);
   EXPECT_TRUE(has_evidence(sig, "SIGHUP is ignored (SigIgn)")) << dump(sig);
   EXPECT_TRUE(has_evidence(sig, "SIGUSR1 is ignored (SigIgn)")) << dump(sig);
   EXPECT_FALSE(has_evidence(sig, "SIGPIPE")) << "SIGPIPE is commonly ignored on purpose";
 
-  auto& env = rule(r, "environment");
+  const auto& env = rule(r, "environment");
   EXPECT_EQ(env.verdict, Verdict::fail) << dump(env);
   EXPECT_TRUE(has_evidence(env, "SECRET_TOKEN looks like a secret (value not shown)")) << dump(env);
   EXPECT_TRUE(has_evidence(env, "LD_PRELOAD is set")) << dump(env);
   for (const auto& e : env.evidence) EXPECT_EQ(e.find("hunter2"), std::string::npos) << "a secret value leaked";
 
-  auto& mask = rule(r, "umask");
+  const auto& mask = rule(r, "umask");
   EXPECT_EQ(mask.verdict, Verdict::warn) << dump(mask);
-  auto& cwd = rule(r, "working-directory");
+  const auto& cwd = rule(r, "working-directory");
   EXPECT_EQ(cwd.verdict, Verdict::warn) << dump(cwd);
   EXPECT_TRUE(has_evidence(cwd, "pins mount /dev/shm")) << dump(cwd);
   if (::geteuid() == 0) {
@@ -128,7 +127,7 @@ TEST(Audit, RootGroupsKeptAfterADropFail) {
   auto guard = breaker("groups", {"PATH=/bin"}, launcher_end);
   welld::AuditReport r;
   ASSERT_FALSE(welld::audit_process(guard.pid(), {}, r));
-  auto& cred = rule(r, "credentials");
+  const auto& cred = rule(r, "credentials");
   EXPECT_EQ(cred.verdict, Verdict::fail) << dump(cred);
   EXPECT_TRUE(has_evidence(cred, "kept root's supplementary group 0 after dropping to uid 65534")) << dump(cred);
   EXPECT_TRUE(has_evidence(cred, "effective capabilities 0000000000000400 while not root")) << dump(cred);

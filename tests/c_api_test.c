@@ -42,9 +42,12 @@ int main(void) {
   CHECK(pid > 1);
   FILE* f = fopen(pidfile, "r");
   CHECK(f != NULL);
-  long written = 0;
-  CHECK(fscanf(f, "%ld", &written) == 1);
+  char text[32] = {0};
+  CHECK(fgets(text, sizeof text, f) != NULL);
   fclose(f);
+  char* end = NULL;
+  long written = strtol(text, &end, 10);
+  CHECK(end != text);
   CHECK(written == pid);
   CHECK(kill(pid, SIGKILL) == 0);
 

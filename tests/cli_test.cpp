@@ -38,7 +38,7 @@ Started start(const std::string& pidfile, std::vector<std::string> extra,
               const std::optional<std::vector<std::string>>& env = std::nullopt) {
   std::vector<std::string> args = {"start", "-p", pidfile};
   args.insert(args.end(), extra.begin(), extra.end());
-  args.push_back("--");
+  args.emplace_back("--");
   args.insert(args.end(), command.begin(), command.end());
   Started s;
   s.result = welld_cli(args, env);
@@ -245,12 +245,14 @@ TEST(Cli, SixteenConcurrentStartsLeaveOneDaemon) {
   t::TempDir dir;
   std::string pidfile = dir / "race.pid";
   std::vector<std::future<t::RunResult>> racers;
+  racers.reserve(16);
   for (int i = 0; i < 16; ++i) {
     racers.push_back(std::async(std::launch::async, [&] {
       return welld_cli({"start", "-p", pidfile, "--", "/bin/sleep", "1000"});
     }));
   }
   std::vector<t::RunResult> results;
+  results.reserve(racers.size());
   for (auto& r : racers) results.push_back(r.get());
   pid_t winner = pid_in(pidfile);
   t::ProcessGuard guard(winner);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <future>
 #include <set>
 
@@ -45,7 +46,15 @@ Failure failure_of(const t::RunResult& r) {
   Failure f;
   auto at = r.out.find("fail ");
   if (at != std::string::npos) {
-    std::sscanf(r.out.c_str() + at, "fail %d %d %d", &f.step, &f.error, &f.holder);
+    // "fail STEP ERROR HOLDER": as many numbers as there are.
+    const char* p = r.out.c_str() + at + 5;
+    for (int* field : {&f.step, &f.error, &f.holder}) {
+      char* end = nullptr;
+      long value = std::strtol(p, &end, 10);
+      if (end == p) break;
+      *field = static_cast<int>(value);
+      p = end;
+    }
   }
   return f;
 }
@@ -217,10 +226,12 @@ TEST(Daemonize, SixteenConcurrentStartsYieldExactlyOneDaemon) {
   t::TempDir dir;
   std::string pidfile = dir / "d.pid";
   std::vector<std::future<Launch>> racers;
+  racers.reserve(16);
   for (int i = 0; i < 16; ++i) {
     racers.push_back(std::async(std::launch::async, [&] { return launch({"--pidfile", pidfile}); }));
   }
   std::vector<Launch> results;
+  results.reserve(racers.size());
   for (auto& r : racers) results.push_back(r.get());
   std::set<pid_t> winners;
   for (auto& l : results) {

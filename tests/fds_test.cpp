@@ -16,6 +16,7 @@ int check_in_child(welld::CloseMethod method, int count) {
   pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<int> fds;
+    fds.reserve(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) fds.push_back(::open("/dev/null", O_RDONLY));
     int keep = fds[static_cast<size_t>(count / 2)];
     int high = ::fcntl(fds[0], F_DUPFD, 900);   // a sparse, high fd

@@ -126,7 +126,7 @@ TEST(Pidfile, FileWithoutIdentityIsUnverifiedOrStale) {
 TEST(Pidfile, GarbageIsInvalid) {
   t::TempDir dir;
   std::string path = dir / "a.pid";
-  for (std::string bad : {std::string(""), std::string("abc"), std::string("-1"), std::string("0"),
+  for (const std::string& bad : {std::string(""), std::string("abc"), std::string("-1"), std::string("0"),
                           std::string("99999999999"), std::string(10240, '9')}) {
     t::write_file(path, bad);
     auto info = welld::inspect_pidfile(path);

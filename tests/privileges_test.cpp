@@ -68,8 +68,8 @@ TEST(Privileges, DropToNobodyLeavesNoRootGroupAndCannotRegainRoot) {
   EXPECT_NE(out.find("setgid(0): Operation not permitted"), std::string::npos) << out;
   auto env = t::proc_environ(pid);
   std::set<std::string> e(env.begin(), env.end());
-  EXPECT_TRUE(e.count("HOME=/nonexistent") && e.count("USER=nobody") && e.count("LOGNAME=nobody") &&
-              e.count("SHELL=/usr/sbin/nologin"));
+  EXPECT_TRUE(e.contains("HOME=/nonexistent") && e.contains("USER=nobody") && e.contains("LOGNAME=nobody") &&
+              e.contains("SHELL=/usr/sbin/nologin"));
   // The PID file was written as root before the drop: the daemon cannot rewrite it.
   struct stat st {};
   ASSERT_EQ(::stat(pidfile.c_str(), &st), 0);

@@ -40,7 +40,7 @@ int free_tcp_port() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
@@ -69,7 +69,7 @@ struct Start {
 Start start(const t::TempDir& dir, std::vector<std::string> options, std::vector<std::string> command) {
   std::vector<std::string> args = {"start", "-p", dir / "d.pid"};
   args.insert(args.end(), options.begin(), options.end());
-  args.push_back("--");
+  args.emplace_back("--");
   args.insert(args.end(), command.begin(), command.end());
   Start s;
   auto begin = Clock::now();
@@ -169,8 +169,8 @@ TEST(Readiness, SpoofedAndGarbageDatagramsAreIgnored) {
     std::string big(8192, 'A');
     std::string binary("\0\xff\n=\n==READY=1\x01", 14);
     while (Clock::now() < until) {
-      for (std::string_view d : {std::string_view("READY=1"), std::string_view("ERRNO=5"), std::string_view(big),
-                                 std::string_view(binary), std::string_view("MAINPID=1\nREADY=1")}) {
+      for (std::string_view d :
+           std::initializer_list<std::string_view>{"READY=1", "ERRNO=5", big, binary, "MAINPID=1\nREADY=1"}) {
         welld::notify_socket(address, d);
       }
       std::this_thread::sleep_for(20ms);

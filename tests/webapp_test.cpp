@@ -25,7 +25,7 @@ int free_tcp_port() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
@@ -38,7 +38,7 @@ std::string curl(int port) {
 }
 
 std::vector<std::string> env_with(std::vector<std::string> extra) {
-  extra.push_back("PATH=/usr/bin:/bin");
+  extra.emplace_back("PATH=/usr/bin:/bin");
   return extra;
 }
 

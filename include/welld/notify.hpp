@@ -61,6 +61,8 @@ class NotifyServer {
   NotifyServer() = default;
   NotifyServer(NotifyServer&&) noexcept = default;
   NotifyServer& operator=(NotifyServer&&) noexcept = default;
+  NotifyServer(const NotifyServer&) = delete;
+  NotifyServer& operator=(const NotifyServer&) = delete;
   ~NotifyServer();
 
   const std::string& address() const noexcept { return address_; }

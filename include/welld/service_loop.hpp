@@ -26,6 +26,8 @@ class ServiceLoop {
   ~ServiceLoop();
   ServiceLoop(const ServiceLoop&) = delete;
   ServiceLoop& operator=(const ServiceLoop&) = delete;
+  ServiceLoop(ServiceLoop&&) = delete;
+  ServiceLoop& operator=(ServiceLoop&&) = delete;
 
   std::error_code error() const noexcept { return error_; }
 

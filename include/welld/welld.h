@@ -39,8 +39,10 @@ struct welld_options {
 
 #define WELLD_OPTIONS_INIT {NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL}
 
+/* This header is C too: typedef, not `using`. NOLINTBEGIN(modernize-use-using) */
 typedef int (*welld_init_fn)(void* data); /* 0 on success, else a code for the caller */
 typedef int (*welld_run_fn)(void* data);  /* the daemon's exit status */
+/* NOLINTEND(modernize-use-using) */
 
 /* 0 on success, else the failed step (1..15 the daemon(7) steps, 16+ welld's). */
 int welld_daemonize(const struct welld_options* options, void* data, welld_init_fn init,

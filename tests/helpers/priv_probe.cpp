@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[2])));
+    addr.sin_port = htons(static_cast<uint16_t>(std::strtol(argv[2], nullptr, 10)));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(fd, 1) == 0;
     std::printf("bind: %s\n", ok ? "ok" : std::strerror(errno));

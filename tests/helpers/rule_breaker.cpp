@@ -67,7 +67,7 @@ int break_groups() {
 int main(int argc, char** argv) {
   if (argc != 3) return 2;
   std::string mode = argv[1];
-  int ready = std::atoi(argv[2]);
+  int ready = static_cast<int>(std::strtol(argv[2], nullptr, 10));
   int rc = mode == "all" ? break_all() : mode == "groups" ? break_groups() : 3;
   if (rc != 0) return rc;
   (void)!write(ready, "ready\n", 6);   // and keep the pipe open: a launcher's pipe

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
       std::fclose(f);
       ++i;
     } else if (a == "--delay") {
-      usleep(static_cast<useconds_t>(std::atoi(v.c_str())) * 1000);
+      usleep(static_cast<useconds_t>(std::strtol(v.c_str(), nullptr, 10)) * 1000);
       ++i;
     } else if (a == "--listen-tcp") {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
       sockaddr_in addr{};
       addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<uint16_t>(std::atoi(v.c_str())));
+      addr.sin_port = htons(static_cast<uint16_t>(std::strtol(v.c_str(), nullptr, 10)));
       addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 16) != 0) return 3;
       ++i;

@@ -115,6 +115,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<char*> envp;
@@ -212,7 +213,7 @@ std::vector<std::string> proc_stat(pid_t pid) {
   auto open = text.find('(');
   auto close = text.rfind(')');
   if (open == std::string::npos || close == std::string::npos) return fields;
-  fields.push_back("");   // 1-based
+  fields.emplace_back();   // 1-based
   fields.push_back(text.substr(0, open - 1));
   fields.push_back(text.substr(open + 1, close - open - 1));
   std::istringstream rest(text.substr(close + 2));

@@ -36,11 +36,11 @@ std::string json_string(std::string_view text) {
 }
 
 std::string to_json(const AuditReport& r) {
-  std::string out = fmt::format("{{\"pid\":{},\"command\":{},\"verdict\":\"{}\",\"rules\":[", r.pid,
+  std::string out = fmt::format(R"({{"pid":{},"command":{},"verdict":"{}","rules":[)", r.pid,
                                 json_string(r.command), to_string(r.overall()));
   for (size_t i = 0; i < r.findings.size(); ++i) {
     const Finding& f = r.findings[i];
-    out += fmt::format("{}{{\"rule\":\"{}\",\"verdict\":\"{}\",\"evidence\":[", i == 0 ? "" : ",", f.rule,
+    out += fmt::format(R"({}{{"rule":"{}","verdict":"{}","evidence":[)", i == 0 ? "" : ",", f.rule,
                        to_string(f.verdict));
     for (size_t j = 0; j < f.evidence.size(); ++j) {
       if (j != 0) out += ',';

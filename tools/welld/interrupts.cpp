@@ -49,6 +49,6 @@ Interrupts::~Interrupts() {
   if (write_fd_ >= 0) ::close(write_fd_);
 }
 
-int Interrupts::caught() const noexcept { return g_caught.load(); }
+int Interrupts::caught() noexcept { return g_caught.load(); }
 
 }  // namespace welld::cli

@@ -12,10 +12,12 @@ class Interrupts {
   ~Interrupts();   // restores SIG_DFL
   Interrupts(const Interrupts&) = delete;
   Interrupts& operator=(const Interrupts&) = delete;
+  Interrupts(Interrupts&&) = delete;
+  Interrupts& operator=(Interrupts&&) = delete;
 
   int fd() const noexcept { return read_fd_; }
   /// The first signal caught, or 0.
-  int caught() const noexcept;
+  static int caught() noexcept;
 
  private:
   int read_fd_ = -1;

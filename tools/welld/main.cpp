@@ -16,9 +16,7 @@ Exit codes (LSB init-script actions):
   status: 0 running, 1 dead but PID file exists, 3 not running, 4 unknown
   start: 130/143 when interrupted by SIGINT/SIGTERM while waiting)";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"welld: run any program as a well-behaved Unix daemon, and control it", "welld"};
   app.footer(kExitCodes);
   app.require_subcommand(1);
@@ -46,4 +44,15 @@ int main(int argc, char** argv) {
     return welld::cli::exit_code::usage;
   }
   return action ? action() : welld::cli::exit_code::usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {   // out of memory, say: one line, not an abort
+    welld::cli::error_line("error", e.what());
+    return welld::cli::exit_code::failure;
+  }
 }

@@ -20,7 +20,8 @@
 #include "welld/readiness.hpp"
 #include "interrupts.hpp"
 
-extern char** environ;
+// POSIX asks programs to declare environ; <unistd.h> does only under _GNU_SOURCE.
+extern char** environ;   // NOLINT(readability-redundant-declaration)
 
 namespace welld::cli {
 namespace {
@@ -54,15 +55,16 @@ struct StartArgs {
   std::string stop_timeout = "10s";
 };
 
-const CLI::Validator kNonEmpty(
-    [](const std::string& s) { return s.empty() ? std::string("empty value") : std::string(); },
-    "NONEMPTY", "non-empty");
+CLI::Validator non_empty() {
+  return {[](const std::string& s) { return s.empty() ? std::string("empty value") : std::string(); }, "NONEMPTY",
+          "non-empty"};
+}
 
 void add_start_options(CLI::App& sub, StartArgs& a) {
   sub.add_option("-p,--pidfile", a.pidfile,
                  "PID file written by the daemon (relative: against the current directory)")
-      ->check(kNonEmpty);
-  sub.add_option("--chdir", a.chdir, "working directory of the daemon (default /)")->check(kNonEmpty);
+      ->check(non_empty());
+  sub.add_option("--chdir", a.chdir, "working directory of the daemon (default /)")->check(non_empty());
   sub.add_option("--umask", a.umask,
                  "umask of the daemon, octal (default 022 like systemd services; the library's "
                  "default is 0)");
@@ -71,27 +73,27 @@ void add_start_options(CLI::App& sub, StartArgs& a) {
                  "keep NAME from this environment; globs like 'LC_*' allowed (repeatable)");
   sub.add_flag("--inherit-env", a.inherit_env,
                "keep the whole environment except dangerous loader variables (LD_*, MALLOC_*...)");
-  auto* out = sub.add_option("--stdout", a.stdout_path, "append the daemon's stdout to FILE")->check(kNonEmpty);
-  auto* err = sub.add_option("--stderr", a.stderr_path, "append the daemon's stderr to FILE")->check(kNonEmpty);
+  auto* out = sub.add_option("--stdout", a.stdout_path, "append the daemon's stdout to FILE")->check(non_empty());
+  auto* err = sub.add_option("--stderr", a.stderr_path, "append the daemon's stderr to FILE")->check(non_empty());
   sub.add_option("--output", a.output, "append both stdout and stderr to FILE")
-      ->check(kNonEmpty)
+      ->check(non_empty())
       ->excludes(out)
       ->excludes(err);
   sub.add_option("--name", a.name, "name used in messages (default: the command's name)");
   sub.add_flag("--ok-if-running", a.ok_if_running, "exit 0 when already running (LSB start)");
-  sub.add_option("-u,--user", a.user, "run as USER[:GROUP] (names or ids), with USER's own groups")->check(kNonEmpty);
-  sub.add_option("-g,--group", a.group, "primary group (default: the user's)")->check(kNonEmpty);
+  sub.add_option("-u,--user", a.user, "run as USER[:GROUP] (names or ids), with USER's own groups")->check(non_empty());
+  sub.add_option("-g,--group", a.group, "primary group (default: the user's)")->check(non_empty());
   sub.add_option("--supplementary-groups", a.supplementary_groups,
-                 "G1,G2,... instead of the user's own groups, or 'none'")->check(kNonEmpty);
+                 "G1,G2,... instead of the user's own groups, or 'none'")->check(non_empty());
   sub.add_option("--chroot", a.chroot,
                  "chroot to DIR after writing the PID file and opening logs (those are host paths; "
-                 "--chdir and COMMAND are inside DIR)")->check(kNonEmpty);
+                 "--chdir and COMMAND are inside DIR)")->check(non_empty());
   sub.add_flag("--no-new-privs", a.no_new_privs, "set PR_SET_NO_NEW_PRIVS: setuid binaries cannot gain privileges");
   sub.add_option("--nice", a.nice, "scheduling niceness, -20..19")->check(CLI::Range(-20, 19));
   sub.add_option("--rlimit", a.rlimits, "NAME=SOFT[:HARD], e.g. nofile=4096 or core=unlimited (repeatable)");
   sub.add_option("--keep-caps", a.keep_caps,
                  "CAP,... capabilities kept across --user as ambient ones, e.g. cap_net_bind_service")
-      ->check(kNonEmpty);
+      ->check(non_empty());
   sub.add_option("--listen", a.listen,
                  "tcp:[HOST:]PORT or unix:PATH: bind and listen before forking (and before dropping privileges), "
                  "pass as LISTEN_FDS from fd 3 (repeatable)");
