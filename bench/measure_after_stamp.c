@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   unlink(argv[1]);
   pid_t pid = fork();
   if (pid == 0) {
-    int null_fd = open("/dev/null", O_WRONLY);   /* only the figure goes to stdout */
+    int null_fd = open("/dev/null", O_WRONLY); /* only the figure goes to stdout */
     dup2(null_fd, 1);
     execv(argv[2], argv + 2);
     _exit(127);

@@ -29,7 +29,7 @@ std::vector<int> open_fds() {
 }
 
 void close_fds(benchmark::State& state, welld::CloseMethod method) {
-  std::vector<int> keep = open_fds();   // the benchmark's own fds survive
+  std::vector<int> keep = open_fds();  // the benchmark's own fds survive
   auto n = static_cast<int>(state.range(0));
   for ([[maybe_unused]] auto _ : state) {
     state.PauseTiming();

@@ -36,11 +36,11 @@ void check_duration(std::string_view text) {
   std::string error(kUntouched);
   auto d = welld::parse_duration(text, &error);
   require_error_contract(d.has_value(), error);
-  WELLD_FUZZ_REQUIRE(welld::parse_duration(text) == d);   // the error pointer changes nothing
+  WELLD_FUZZ_REQUIRE(welld::parse_duration(text) == d);  // the error pointer changes nothing
   if (!d) return;
   WELLD_FUZZ_REQUIRE(duration_shaped(text));
   long long ms = d->count();
-  WELLD_FUZZ_REQUIRE(ms >= 0 && ms <= kYearMs);   // "between 0 and 1 year"
+  WELLD_FUZZ_REQUIRE(ms >= 0 && ms <= kYearMs);  // "between 0 and 1 year"
   // Any accepted value, written the plain way, parses back to itself.
   WELLD_FUZZ_REQUIRE(welld::parse_duration(std::to_string(ms) + "ms") == d);
   if (ms % 1000 == 0) {
@@ -64,7 +64,7 @@ void check_signal(std::string_view text) {
   std::string error(kUntouched);
   auto sig = welld::parse_signal(text, &error);
   require_error_contract(sig.has_value(), error);
-  WELLD_FUZZ_REQUIRE(welld::parse_signal(lower(text)) == sig);   // names are case-insensitive
+  WELLD_FUZZ_REQUIRE(welld::parse_signal(lower(text)) == sig);  // names are case-insensitive
   if (!sig) return;
   WELLD_FUZZ_REQUIRE(*sig >= 1 && *sig <= SIGRTMAX);
   // signal_name gives what parse_signal reads back, with or without "SIG".
@@ -90,8 +90,7 @@ void check_umask(std::string_view text) {
   auto mask = welld::parse_umask(text, &error);
   require_error_contract(mask.has_value(), error);
   // The whole definition: 1 to 4 octal digits, at most 0777.
-  bool octal = !text.empty() && text.size() <= 4 &&
-               text.find_first_not_of("01234567") == std::string_view::npos;
+  bool octal = !text.empty() && text.size() <= 4 && text.find_first_not_of("01234567") == std::string_view::npos;
   bool expected = octal && std::stoul(std::string(text), nullptr, 8) <= 0777;
   WELLD_FUZZ_REQUIRE(mask.has_value() == expected);
   if (!mask) return;

@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto result = welld::sanitized_environment(policy, environ_array.data());
   std::set<std::string_view> from_caller(environment.begin(), environment.end());
-  std::map<std::string_view, std::string_view> last_set;   // name -> the last --env for it
+  std::map<std::string_view, std::string_view> last_set;  // name -> the last --env for it
   for (const auto& s : policy.set) last_set[name_of(s)] = s;
   auto explicitly_kept = [&](std::string_view name) {
     return std::any_of(policy.keep.begin(), policy.keep.end(),
@@ -84,20 +84,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& entry : result) {
     std::string_view name = name_of(entry);
     WELLD_FUZZ_REQUIRE(welld::valid_assignment(entry));
-    WELLD_FUZZ_REQUIRE(names.insert(name).second);   // each name once
+    WELLD_FUZZ_REQUIRE(names.insert(name).second);  // each name once
     auto set = last_set.find(name);
     if (set != last_set.end()) {
-      WELLD_FUZZ_REQUIRE(entry == set->second);   // --env wins, the last one
+      WELLD_FUZZ_REQUIRE(entry == set->second);  // --env wins, the last one
       continue;
     }
     if (name == "PATH" && entry == std::string("PATH=").append(welld::kDefaultPath) && !from_caller.count(entry)) {
-      continue;   // the default PATH
+      continue;  // the default PATH
     }
     // Otherwise it is the caller's, and allowed to pass.
     WELLD_FUZZ_REQUIRE(from_caller.count(entry) == 1);
     WELLD_FUZZ_REQUIRE(!matches_any(welld::kDenylist, name) || explicitly_kept(name));
-    WELLD_FUZZ_REQUIRE(policy.inherit || matches_any(welld::kDefaultAllowlist, name) ||
-                       matches_any(policy.keep, name));
+    WELLD_FUZZ_REQUIRE(policy.inherit || matches_any(welld::kDefaultAllowlist, name) || matches_any(policy.keep, name));
   }
   WELLD_FUZZ_REQUIRE(names.count("PATH") == 1);
   for (const auto& [name, assignment] : last_set) {
@@ -106,8 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   for (const auto& name : welld::denied_names(policy, environ_array.data())) {
     WELLD_FUZZ_REQUIRE(matches_any(welld::kDenylist, name) && !explicitly_kept(name));
-    WELLD_FUZZ_REQUIRE(std::any_of(environment.begin(), environment.end(),
-                                   [&](const std::string& e) { return name_of(e) == name; }));
+    WELLD_FUZZ_REQUIRE(
+        std::any_of(environment.begin(), environment.end(), [&](const std::string& e) { return name_of(e) == name; }));
   }
   return 0;
 }

@@ -9,12 +9,12 @@
 #include <string>
 #include <string_view>
 
-#define WELLD_FUZZ_REQUIRE(condition)                                                         \
-  do {                                                                                        \
-    if (!(condition)) {                                                                       \
+#define WELLD_FUZZ_REQUIRE(condition)                                                        \
+  do {                                                                                       \
+    if (!(condition)) {                                                                      \
       std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #condition); \
-      std::abort();                                                                           \
-    }                                                                                         \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (false)
 
 namespace welld::fuzz {

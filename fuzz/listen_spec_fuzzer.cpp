@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     WELLD_FUZZ_REQUIRE(s.name == "tcp-" + std::to_string(s.port));
   }
   auto again = welld::parse_listen_spec(canonical(s));
-  WELLD_FUZZ_REQUIRE(again && again->unix_socket == s.unix_socket && again->host == s.host &&
-                     again->port == s.port && again->path == s.path && again->name == s.name);
+  WELLD_FUZZ_REQUIRE(again && again->unix_socket == s.unix_socket && again->host == s.host && again->port == s.port &&
+                     again->path == s.path && again->name == s.name);
   return 0;
 }

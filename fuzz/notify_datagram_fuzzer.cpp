@@ -71,7 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     WELLD_FUZZ_REQUIRE(has_line("STATUS=" + *m.status));
   }
   // Numbers are what the line says, in decimal.
-  if (m.errno_value) WELLD_FUZZ_REQUIRE(welld::parse_notify_datagram("ERRNO=" + std::to_string(*m.errno_value)).errno_value == m.errno_value);
-  if (m.main_pid) WELLD_FUZZ_REQUIRE(welld::parse_notify_datagram("MAINPID=" + std::to_string(*m.main_pid)).main_pid == m.main_pid);
+  if (m.errno_value)
+    WELLD_FUZZ_REQUIRE(welld::parse_notify_datagram("ERRNO=" + std::to_string(*m.errno_value)).errno_value ==
+                       m.errno_value);
+  if (m.main_pid)
+    WELLD_FUZZ_REQUIRE(welld::parse_notify_datagram("MAINPID=" + std::to_string(*m.main_pid)).main_pid == m.main_pid);
   return 0;
 }

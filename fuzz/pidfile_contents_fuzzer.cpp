@@ -20,7 +20,9 @@
 
 namespace {
 
-bool all_digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
 
 // An independent reading of "at most 20 decimal digits, an optional newline,
 // 2..INT_MAX".
@@ -54,7 +56,7 @@ void check_parse_identity(std::string_view text) {
     WELLD_FUZZ_REQUIRE(!id);
     return;
   }
-  if (!id) return;   // out of range
+  if (!id) return;  // out of range
   WELLD_FUZZ_REQUIRE(id->pid >= 0);
   auto again = welld::parse_identity(std::to_string(id->pid) + " " + std::to_string(id->start_time));
   WELLD_FUZZ_REQUIRE(again && again->pid == id->pid && again->start_time == id->start_time);

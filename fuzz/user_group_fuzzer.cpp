@@ -33,7 +33,7 @@ void check_user_group(std::string_view text) {
 void check_split_list(std::string_view text) {
   auto items = welld::split_list(text);
   std::string joined;
-  size_t runs = 0;   // maximal runs of non-comma characters in the input
+  size_t runs = 0;  // maximal runs of non-comma characters in the input
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != ',') {
       joined += text[i];

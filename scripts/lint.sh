@@ -54,7 +54,7 @@ if [[ $what != format ]]; then
   # matched against the absolute paths in compile_commands.json).
   root=$(pwd -P)
   files=()
-  for dir in src tools examples tests bench; do files+=("^$root/$dir/"); done
+  for dir in src tools examples tests bench fuzz; do files+=("^$root/$dir/"); done
   if run-clang-tidy-14 -quiet -p "$build" -j "$jobs" "${files[@]}" >"$build/clang-tidy.log" 2>&1; then
     echo "clang-tidy: clean"
   else

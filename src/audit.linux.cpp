@@ -6,9 +6,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
-#include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstring>
 
 #include <algorithm>
 #include <cerrno>
@@ -66,7 +66,7 @@ std::map<std::string, std::string> status_fields(const std::string& text) {
 struct Stat {
   std::string comm;
   std::vector<std::string> rest;
-  long field(int n) const {   // 1-based field number as in proc(5)
+  long field(int n) const {  // 1-based field number as in proc(5)
     auto i = static_cast<size_t>(n - 3);
     return i < rest.size() ? std::stol(rest[i]) : 0;
   }
@@ -98,9 +98,9 @@ std::string comm_of(pid_t pid) {
 }
 
 bool known_supervisor(const std::string& comm) {
-  static const std::set<std::string> names = {"systemd", "s6-supervise", "s6-svscan", "runsv", "runsvdir",
-                                              "supervisord", "tini", "dumb-init", "containerd-shim", "conmon",
-                                              "launchd", "init", "openrc-run", "daemontools", "supervise"};
+  static const std::set<std::string> names = {
+      "systemd",         "s6-supervise", "s6-svscan", "runsv", "runsvdir",   "supervisord", "tini",     "dumb-init",
+      "containerd-shim", "conmon",       "launchd",   "init",  "openrc-run", "daemontools", "supervise"};
   return names.contains(comm) || comm.rfind("containerd-shim", 0) == 0;
 }
 
@@ -132,7 +132,7 @@ std::map<int, std::string> mounts_of(pid_t pid, int& root_id) {
     std::string devs, root, point;
     l >> id >> parent >> devs >> root >> point;
     mounts[id] = point;
-    if (point == "/") root_id = id;   // the last "/" wins: the one on top
+    if (point == "/") root_id = id;  // the last "/" wins: the one on top
   }
   return mounts;
 }
@@ -200,7 +200,7 @@ struct Context {
   pid_t pid;
   Stat stat;
   std::map<std::string, std::string> status;
-  std::map<int, std::string> fds;   // fd -> target
+  std::map<int, std::string> fds;  // fd -> target
   std::map<int, std::string> mounts;
   int root_mount = -1;
   std::set<pid_t> tree;
@@ -220,16 +220,20 @@ Finding session(const Context& c) {
   long sid = c.stat.field(6);
   if (sid != c.pid) return {"session", Verdict::pass, {"session " + std::to_string(sid) + ", not its leader"}};
   bool tty = c.stat.field(7) != 0;
-  return {"session", tty ? Verdict::fail : Verdict::warn,
-          {std::string("is a session leader") + (tty ? " with a terminal" : " (could acquire a terminal by opening one)")}};
+  return {
+      "session",
+      tty ? Verdict::fail : Verdict::warn,
+      {std::string("is a session leader") + (tty ? " with a terminal" : " (could acquire a terminal by opening one)")}};
 }
 
 Finding parent(const Context& c) {
   auto ppid = static_cast<pid_t>(c.stat.field(4));
   std::string comm = comm_of(ppid);
   if (ppid == 1) return {"parent", Verdict::pass, {"parent is pid 1 (" + comm + ")"}};
-  if (known_supervisor(comm)) return {"parent", Verdict::pass, {"parent is pid " + std::to_string(ppid) + " (" + comm + "), a supervisor"}};
-  return {"parent", Verdict::warn,
+  if (known_supervisor(comm))
+    return {"parent", Verdict::pass, {"parent is pid " + std::to_string(ppid) + " (" + comm + "), a supervisor"}};
+  return {"parent",
+          Verdict::warn,
           {"parent is pid " + std::to_string(ppid) + " (" + comm + "), neither init nor a known supervisor"}};
 }
 
@@ -319,8 +323,8 @@ Finding environment(const Context& c) {
   Finding f{"environment", Verdict::pass, {}};
   int err = 0;
   auto text = slurp(proc(c.pid, "environ"), err);
-  static const char* secrets[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "PRIVATE_KEY",
-                                  "CREDENTIAL", "AWS_SECRET", "ACCESS_KEY"};
+  static const char* secrets[] = {"TOKEN",  "SECRET",      "PASSWORD",   "PASSWD",     "API_KEY",
+                                  "APIKEY", "PRIVATE_KEY", "CREDENTIAL", "AWS_SECRET", "ACCESS_KEY"};
   static const char* loader[] = {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "GLIBC_TUNABLES"};
   size_t start = 0;
   while (text && start < text->size()) {
@@ -350,7 +354,9 @@ Finding umask_rule(const Context& c) {
   if (it == c.status.end()) return {"umask", Verdict::warn, {"umask not shown by this kernel"}};
   auto mask = static_cast<unsigned>(std::stoul(it->second, nullptr, 8));
   if ((mask & 002) == 0) {
-    return {"umask", Verdict::warn, {"umask " + it->second + ": new files are world-writable unless created with explicit modes"}};
+    return {"umask",
+            Verdict::warn,
+            {"umask " + it->second + ": new files are world-writable unless created with explicit modes"}};
   }
   return {"umask", Verdict::pass, {"umask " + it->second}};
 }
@@ -365,7 +371,8 @@ Finding cwd(const Context& c) {
   // The mount the cwd pins: the longest mount point that prefixes it.
   std::string best = "/";
   for (const auto& [id, point] : c.mounts) {
-    if (point.size() > best.size() && dir.rfind(point, 0) == 0 && (dir.size() == point.size() || dir[point.size()] == '/')) {
+    if (point.size() > best.size() && dir.rfind(point, 0) == 0 &&
+        (dir.size() == point.size() || dir[point.size()] == '/')) {
       best = point;
     }
   }
@@ -390,7 +397,8 @@ Finding credentials(const Context& c) {
   uids >> ruid >> euid;
   gids >> rgid >> egid;
   f.evidence.push_back("uid " + std::to_string(ruid) + ", euid " + std::to_string(euid) + ", gid " +
-                       std::to_string(rgid) + ", groups " + (c.status.at("Groups").empty() ? "none" : c.status.at("Groups")));
+                       std::to_string(rgid) + ", groups " +
+                       (c.status.at("Groups").empty() ? "none" : c.status.at("Groups")));
   if (ruid == 0 || euid == 0) {
     f.evidence.emplace_back("runs as root");
     f.verdict = Verdict::warn;
@@ -398,8 +406,7 @@ Finding credentials(const Context& c) {
     auto root_groups = roots_groups();
     long g = 0;
     while (groups >> g) {
-      if (std::find(root_groups.begin(), root_groups.end(), static_cast<gid_t>(g)) != root_groups.end() &&
-          g != rgid) {
+      if (std::find(root_groups.begin(), root_groups.end(), static_cast<gid_t>(g)) != root_groups.end() && g != rgid) {
         f.evidence.push_back("kept root's supplementary group " + std::to_string(g) + " after dropping to uid " +
                              std::to_string(ruid));
         f.verdict = Verdict::fail;
@@ -460,8 +467,8 @@ Verdict AuditReport::overall() const noexcept {
 }
 
 int AuditReport::count(Verdict verdict) const noexcept {
-  return static_cast<int>(std::count_if(findings.begin(), findings.end(),
-                                        [&](const Finding& f) { return f.verdict == verdict; }));
+  return static_cast<int>(
+      std::count_if(findings.begin(), findings.end(), [&](const Finding& f) { return f.verdict == verdict; }));
 }
 
 std::error_code audit_process(pid_t pid, const AuditOptions& options, AuditReport& out) {
@@ -493,10 +500,10 @@ std::error_code audit_process(pid_t pid, const AuditOptions& options, AuditRepor
   out = AuditReport{};
   out.pid = pid;
   out.command = c.stat.comm;
-  out.findings = {controlling_terminal(c), session(c), parent(c), open_fds(c), stdio(c),
-                  signals(c), environment(c), umask_rule(c), cwd(c), credentials(c)};
+  out.findings = {controlling_terminal(c), session(c),    parent(c), open_fds(c),   stdio(c), signals(c),
+                  environment(c),          umask_rule(c), cwd(c),    credentials(c)};
   if (!options.pidfile.empty()) out.findings.push_back(pidfile_rule(c, options.pidfile));
-  if (!read_stat(pid)) return fail(ESRCH);   // it vanished while we looked
+  if (!read_stat(pid)) return fail(ESRCH);  // it vanished while we looked
   return {};
 }
 
@@ -509,7 +516,7 @@ std::vector<pid_t> daemon_like_processes() {
     if (p <= 1) continue;
     auto st = read_stat(p);
     if (!st || st->field(7) != 0) continue;
-    constexpr long kKernelThread = 0x00200000;   // PF_KTHREAD
+    constexpr long kKernelThread = 0x00200000;  // PF_KTHREAD
     if ((st->field(9) & kKernelThread) != 0 || st->field(4) == 2) continue;
     auto ppid = static_cast<pid_t>(st->field(4));
     if (ppid == 1 || known_supervisor(comm_of(ppid))) pids.push_back(p);

@@ -43,15 +43,14 @@ int record(const welld::Status& st) {
 
 extern "C" {
 
-int welld_daemonize(const welld_options* options, void* data, welld_init_fn init,
-                    welld_run_fn run) {
+int welld_daemonize(const welld_options* options, void* data, welld_init_fn init, welld_run_fn run) {
   welld::InitFn i = [=] { return init != nullptr ? init(data) : 0; };
   welld::RunFn r = [=] { return run != nullptr ? run(data) : 0; };
   return record(welld::daemonize(translate(options), i, r));
 }
 
-int welld_run_foreground(const welld_options* options, void* data, welld_init_fn init,
-                         welld_run_fn run, int* exit_status) {
+int welld_run_foreground(const welld_options* options, void* data, welld_init_fn init, welld_run_fn run,
+                         int* exit_status) {
   welld::InitFn i = [=] { return init != nullptr ? init(data) : 0; };
   welld::RunFn r = [=] { return run != nullptr ? run(data) : 0; };
   return record(welld::run_foreground(translate(options), i, r, exit_status));

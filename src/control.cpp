@@ -43,17 +43,15 @@ namespace {
 // Returns true with lookup.process valid when the caller may signal.
 enum class Gate { go, not_running, refused, failed };
 
-Gate gate(const std::string& pidfile, const PidfileTrust& trust, DaemonLookup& lookup,
-          std::string& reason, std::error_code& error) {
+Gate gate(const std::string& pidfile, const PidfileTrust& trust, DaemonLookup& lookup, std::string& reason,
+          std::error_code& error) {
   lookup = find_daemon(pidfile);
   const PidfileInfo& file = lookup.file;
   switch (file.state) {
     case PidfileState::absent: reason = "not running"; return Gate::not_running;
     case PidfileState::stale: reason = "not running (" + file.reason + ")"; return Gate::not_running;
     case PidfileState::invalid:
-    case PidfileState::unverified:
-      reason = "refusing to signal: " + file.reason;
-      return Gate::refused;
+    case PidfileState::unverified: reason = "refusing to signal: " + file.reason; return Gate::refused;
     case PidfileState::unreadable:
       reason = "cannot read PID file " + pidfile + ": " + file.reason;
       error = file.error;

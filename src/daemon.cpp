@@ -18,16 +18,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "pidfd.linux.hpp"
 #include "welld/daemon.hpp"
 #include "welld/notify.hpp"
 #include "welld/pidfile.hpp"
 #include "welld/privileges.hpp"
 #include "welld/signals.hpp"
 #include "welld/unique_fd.hpp"
-#include "pidfd.linux.hpp"
 
 // POSIX asks programs to declare environ; <unistd.h> does only under _GNU_SOURCE.
-extern char** environ;   // NOLINT(readability-redundant-declaration)
+extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace welld {
 namespace {
@@ -126,8 +126,8 @@ std::optional<Status> check_safe_location(Step step, const std::string& path) {
   bool exists = ::lstat(path.c_str(), &f) == 0;
   if ((d.st_mode & S_ISVTX) != 0 && (!exists || f.st_uid == ::geteuid())) return std::nullopt;
   Status st = failure(step, EPERM, path);
-  st.detail = "directory " + dir + ((d.st_mode & S_IWOTH) != 0 ? " is writable by others" :
-              " belongs to uid " + std::to_string(d.st_uid)) +
+  st.detail = "directory " + dir +
+              ((d.st_mode & S_IWOTH) != 0 ? " is writable by others" : " belongs to uid " + std::to_string(d.st_uid)) +
               ((d.st_mode & S_ISVTX) != 0 ? " and the file is not ours" : " and is not sticky");
   return st;
 }
@@ -214,8 +214,7 @@ std::optional<Status> make_plan(const Options& o, Plan& plan) {
     plan.drop = true;
     // The target user's identity, unless the caller set them explicitly.
     std::vector<std::string> identity = {"HOME=" + plan.creds.home, "USER=" + plan.creds.user,
-                                         "LOGNAME=" + plan.creds.user,
-                                         "SHELL=" + plan.creds.shell};
+                                         "LOGNAME=" + plan.creds.user, "SHELL=" + plan.creds.shell};
     policy.set.insert(policy.set.begin(), identity.begin(), identity.end());
   }
   if (plan.listen_pid) {
@@ -312,7 +311,7 @@ int redirect_stdio(const Plan& plan) noexcept {
   if (null_fd < 0) return errno;
   int out = plan.stdout_path.empty() ? null_fd : open_log(plan.stdout_path.c_str());
   if (out < 0) return errno;
-  int err = plan.stderr_path.empty() ? null_fd
+  int err = plan.stderr_path.empty()               ? null_fd
             : plan.stderr_path == plan.stdout_path ? out
                                                    : open_log(plan.stderr_path.c_str());
   if (err < 0) return errno;
@@ -340,7 +339,7 @@ void become_daemon(const Plan& plan, int report_fd) noexcept {
   if (::setsid() < 0) fail_and_exit(report_fd, Step::setsid, errno);
   pid_t pid = ::fork();
   if (pid < 0) fail_and_exit(report_fd, Step::fork_again, errno);
-  if (pid > 0) ::_exit(0);   // step 8: the session leader goes; init adopts the daemon
+  if (pid > 0) ::_exit(0);  // step 8: the session leader goes; init adopts the daemon
   send(report_fd, ReportKind::pid);
 }
 
@@ -452,8 +451,7 @@ class SubreaperScope {
   explicit SubreaperScope(bool enable) {
     if (!enable) return;
     int previous = 0;
-    if (::prctl(PR_GET_CHILD_SUBREAPER, &previous) == 0 && previous == 0 &&
-        ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
+    if (::prctl(PR_GET_CHILD_SUBREAPER, &previous) == 0 && previous == 0 && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) {
       active_ = true;
     }
   }
@@ -510,8 +508,7 @@ std::string subject_for(Step step, const Plan& plan) {
     case Step::chroot: return plan.chroot;
     case Step::limits: return "the daemon";
     case Step::redirect_stdio:
-      return plan.stdout_path.empty() ? (plan.stderr_path.empty() ? "/dev/null" : plan.stderr_path)
-                                      : plan.stdout_path;
+      return plan.stdout_path.empty() ? (plan.stderr_path.empty() ? "/dev/null" : plan.stderr_path) : plan.stdout_path;
     case Step::drop_privileges: return plan.creds.user;
     case Step::exec: return plan.argv_strings.empty() ? "" : plan.argv_strings.front();
     default: return "";
@@ -581,7 +578,7 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   SubreaperScope subreaper(collect_status);
-  pid_t child = ::fork();   // step 5
+  pid_t child = ::fork();  // step 5
   if (child < 0) return failure(Step::fork, errno, "");
   if (child == 0) {
     int report_fd = write_end.get();
@@ -592,8 +589,7 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
     settle_daemon(plan, report_fd);
     if (init == nullptr) {
       send(report_fd, ReportKind::executing);
-      ::execve(plan.exec_path.c_str(), plan.argv.data(),
-               plan.sanitize_env ? plan.envp.data() : environ);
+      ::execve(plan.exec_path.c_str(), plan.argv.data(), plan.sanitize_env ? plan.envp.data() : environ);
       int err = errno;
       remove_own_pidfile();
       fail_and_exit(report_fd, Step::exec, err);
@@ -603,7 +599,7 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
       remove_own_pidfile();
       fail_and_exit(report_fd, Step::init, code);
     }
-    send(report_fd, ReportKind::initialized);   // step 14
+    send(report_fd, ReportKind::initialized);  // step 14
     ::close(report_fd);
     int status = *run ? (*run)() : 0;
     remove_own_pidfile();
@@ -635,8 +631,7 @@ std::string Status::message() const {
   switch (step) {
     case Step::pidfile:
       if (error == EEXIST) {
-        return holder > 0 ? "already running (pid " + std::to_string(holder) + ")"
-                          : "already running";
+        return holder > 0 ? "already running (pid " + std::to_string(holder) + ")" : "already running";
       }
       if (error == ELOOP) return "refusing PID file " + subject + ": it is a symbolic link";
       if (error == EINVAL) return "refusing PID file " + subject + ": not a regular file";
@@ -654,11 +649,9 @@ std::string Status::message() const {
       return who + " " + how + " before it was initialized";
     }
     case Step::drop_privileges:
-      if (error == ENOENT) return subject;   // "unknown user 'x'" from resolution
+      if (error == ENOENT) return subject;  // "unknown user 'x'" from resolution
       return "cannot drop privileges to " + subject + ": " + sys;
-    default:
-      return "cannot " + std::string(describe(step)) + (subject.empty() ? "" : " " + subject) +
-             ": " + sys;
+    default: return "cannot " + std::string(describe(step)) + (subject.empty() ? "" : " " + subject) + ": " + sys;
   }
 }
 
@@ -708,8 +701,7 @@ Status spawn_daemon(const Options& options, const std::vector<std::string>& argv
   return run_daemon(plan, nullptr, nullptr, options.collect_exit_status);
 }
 
-Status run_foreground(const Options& options, const InitFn& init, const RunFn& run,
-                      int* exit_status) {
+Status run_foreground(const Options& options, const InitFn& init, const RunFn& run, int* exit_status) {
   Options fg = options;
   fg.stdout_path.clear();
   fg.stderr_path.clear();

@@ -7,9 +7,7 @@
 namespace welld {
 namespace {
 
-std::string_view name_of(std::string_view assignment) {
-  return assignment.substr(0, assignment.find('='));
-}
+std::string_view name_of(std::string_view assignment) { return assignment.substr(0, assignment.find('=')); }
 
 bool matches(std::string_view pattern, std::string_view name) {
   std::string p(pattern);
@@ -19,8 +17,7 @@ bool matches(std::string_view pattern, std::string_view name) {
 
 template <typename Range>
 bool matches_any(const Range& patterns, std::string_view name) {
-  return std::any_of(std::begin(patterns), std::end(patterns),
-                     [&](const auto& p) { return matches(p, name); });
+  return std::any_of(std::begin(patterns), std::end(patterns), [&](const auto& p) { return matches(p, name); });
 }
 
 // Named in `keep` explicitly enough to lift the denylist: any pattern but "*".
@@ -49,8 +46,7 @@ void assign(std::vector<std::string>& env, std::string_view assignment) {
 
 bool valid_assignment(std::string_view assignment) noexcept {
   auto eq = assignment.find('=');
-  return eq != std::string_view::npos && eq > 0 &&
-         assignment.substr(0, eq).find('\0') == std::string_view::npos;
+  return eq != std::string_view::npos && eq > 0 && assignment.substr(0, eq).find('\0') == std::string_view::npos;
 }
 
 std::vector<std::string> sanitized_environment(const EnvironmentPolicy& policy, char** from) {
@@ -60,8 +56,7 @@ std::vector<std::string> sanitized_environment(const EnvironmentPolicy& policy, 
     if (!valid_assignment(entry)) continue;
     if (kept(policy, name_of(entry))) assign(env, entry);
   }
-  bool has_path = std::any_of(env.begin(), env.end(),
-                              [](const std::string& e) { return name_of(e) == "PATH"; });
+  bool has_path = std::any_of(env.begin(), env.end(), [](const std::string& e) { return name_of(e) == "PATH"; });
   if (!has_path) assign(env, std::string("PATH=").append(kDefaultPath));
   for (const auto& s : policy.set) {
     if (valid_assignment(s)) assign(env, s);
@@ -73,8 +68,7 @@ std::vector<std::string> denied_names(const EnvironmentPolicy& policy, char** fr
   std::vector<std::string> names;
   for (char** e = from; e != nullptr && *e != nullptr; ++e) {
     auto name = name_of(*e);
-    bool wanted = policy.inherit || matches_any(kDefaultAllowlist, name) ||
-                  matches_any(policy.keep, name);
+    bool wanted = policy.inherit || matches_any(kDefaultAllowlist, name) || matches_any(policy.keep, name);
     if (wanted && denied(policy, name)) names.emplace_back(name);
   }
   return names;

@@ -14,9 +14,7 @@
 namespace welld {
 namespace {
 
-bool is_kept(std::span<const int> keep, int fd) noexcept {
-  return std::ranges::find(keep, fd) != keep.end();
-}
+bool is_kept(std::span<const int> keep, int fd) noexcept { return std::ranges::find(keep, fd) != keep.end(); }
 
 // Smallest kept fd strictly greater than `after`, or -1.
 int next_kept(std::span<const int> keep, int after) noexcept {
@@ -48,7 +46,7 @@ struct LinuxDirent64 {
   off64_t d_off;
   unsigned short d_reclen;
   unsigned char d_type;
-  char d_name[1];   // really variable-length, NUL-terminated
+  char d_name[1];  // really variable-length, NUL-terminated
 };
 
 std::error_code by_proc_self_fd(std::span<const int> keep) noexcept {
@@ -100,8 +98,7 @@ std::error_code by_bounded_loop(std::span<const int> keep) noexcept {
 
 }  // namespace
 
-std::error_code close_inherited_fds(std::span<const int> keep, CloseMethod method,
-                                    CloseMethod* used) noexcept {
+std::error_code close_inherited_fds(std::span<const int> keep, CloseMethod method, CloseMethod* used) noexcept {
   auto attempt = [&](CloseMethod m) -> std::error_code {
     std::error_code ec;
     switch (m) {

@@ -149,7 +149,7 @@ std::vector<ListenFd> listen_fds(bool unset_env) {
         start = colon == std::string::npos ? names.size() + 1 : colon + 1;
       }
       int flags = ::fcntl(entry.fd, F_GETFD);
-      if (flags < 0) continue;   // not open: nothing to hand out
+      if (flags < 0) continue;  // not open: nothing to hand out
       ::fcntl(entry.fd, F_SETFD, flags | FD_CLOEXEC);
       fds.push_back(std::move(entry));
     }

@@ -1,8 +1,8 @@
 // sd_notify(3) client: one datagram to the AF_UNIX socket in NOTIFY_SOCKET.
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,20 +19,17 @@ std::error_code notify_socket(std::string_view socket, std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   // A leading '@' names an abstract socket: the address starts with a NUL.
-  if (socket.empty() || socket.size() >= sizeof addr.sun_path ||
-      (socket.front() != '/' && socket.front() != '@')) {
+  if (socket.empty() || socket.size() >= sizeof addr.sun_path || (socket.front() != '/' && socket.front() != '@')) {
     return {EINVAL, std::system_category()};
   }
   std::memcpy(addr.sun_path, socket.data(), socket.size());
   if (socket.front() == '@') addr.sun_path[0] = '\0';
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket.size() +
-                                    (socket.front() == '@' ? 0 : 1));
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket.size() + (socket.front() == '@' ? 0 : 1));
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return {errno, std::system_category()};
   ssize_t n;
   do {
-    n = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(&addr), len);
+    n = ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return {errno, std::system_category()};
   return {};
@@ -54,7 +51,7 @@ NotifyMessage parse_notify_datagram(std::string_view data) {
     for (char c : v) {
       if (c < '0' || c > '9') return std::nullopt;
       n = n * 10 + (c - '0');
-      if (n > max) return std::nullopt;   // checked per digit: 19 digits would overflow
+      if (n > max) return std::nullopt;  // checked per digit: 19 digits would overflow
     }
     return n;
   };
@@ -139,8 +136,7 @@ std::optional<NotifyServer::Datagram> NotifyServer::receive(std::error_code& ec)
     }
     const ucred* cred = nullptr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-          c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
         cred = reinterpret_cast<const ucred*>(CMSG_DATA(c));
       } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
         // Nobody may hand us fds through this socket: close them.
@@ -153,7 +149,7 @@ std::optional<NotifyServer::Datagram> NotifyServer::receive(std::error_code& ec)
       }
     }
     bool truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || static_cast<size_t>(n) > sizeof data;
-    if (cred == nullptr || truncated || n == 0 || cred->pid <= 0) continue;   // rejected: next one
+    if (cred == nullptr || truncated || n == 0 || cred->pid <= 0) continue;  // rejected: next one
     Datagram d;
     d.sender = cred->pid;
     d.uid = cred->uid;
@@ -177,7 +173,7 @@ bool is_in_tree(pid_t pid, pid_t root) {
     if (close == nullptr) return false;
     std::string_view rest(close + 1);
     if (rest.size() < 2) return false;
-    rest.remove_prefix(2);   // the blank and STATE
+    rest.remove_prefix(2);  // the blank and STATE
     size_t at = rest.find_first_not_of(" \t");
     int ppid = 0;
     if (at == std::string_view::npos ||

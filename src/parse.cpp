@@ -169,11 +169,11 @@ struct RlimitName {
 };
 
 constexpr RlimitName kRlimits[] = {
-    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},     {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},   {"locks", RLIMIT_LOCKS},
+    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
     {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},   {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING},
+    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
     {"stack", RLIMIT_STACK},
 };
 
@@ -182,10 +182,14 @@ std::optional<rlim_t> parse_limit_value(std::string_view v) {
   unsigned shift = 0;
   if (!v.empty()) {
     switch (v.back()) {
-      case 'K': case 'k': shift = 10; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'G': case 'g': shift = 30; break;
-      case 'T': case 't': shift = 40; break;
+      case 'K':
+      case 'k': shift = 10; break;
+      case 'M':
+      case 'm': shift = 20; break;
+      case 'G':
+      case 'g': shift = 30; break;
+      case 'T':
+      case 't': shift = 40; break;
       default: break;
     }
   }
@@ -207,8 +211,9 @@ std::optional<RlimitSpec> parse_rlimit(std::string_view text, std::string* error
     if (name == r.name) spec.resource = r.resource;
   }
   if (eq == std::string_view::npos || spec.resource < 0) {
-    set(error, "invalid --rlimit " + quoted(text) + " (NAME=SOFT[:HARD], NAME one of as, core, cpu, data, "
-               "fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)");
+    set(error, "invalid --rlimit " + quoted(text) +
+                   " (NAME=SOFT[:HARD], NAME one of as, core, cpu, data, "
+                   "fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)");
     return std::nullopt;
   }
   std::string_view values = text.substr(eq + 1);

@@ -78,7 +78,8 @@ void pause_ms(int ms) noexcept {
 }
 
 bool same_inode(int fd, int dirfd, const char* path) noexcept {
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   if (::fstat(fd, &a) != 0 || ::fstatat(dirfd, path, &b, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -117,7 +118,7 @@ PidfileState judge(int fd, pid_t& pid, unsigned long long& recorded) noexcept {
   char buf[64];
   ssize_t n = read_all(fd, buf, sizeof buf);
   if (n < 0) return PidfileState::unreadable;
-  if (n == 0) return PidfileState::absent;   // empty: a writer is mid-way, or nothing
+  if (n == 0) return PidfileState::absent;  // empty: a writer is mid-way, or nothing
   pid = parse_pid(std::string_view(buf, static_cast<size_t>(n)));
   if (pid < 0) return PidfileState::invalid;
   pid_t recorded_pid = -1;
@@ -167,7 +168,7 @@ unsigned long long process_start_time(pid_t pid) noexcept {
     ++field;
     char* start = p;
     while (*p != ' ' && *p != '\0') ++p;
-    if (field == 3 && (*start == 'Z' || *start == 'X')) return 0;   // zombie: dead
+    if (field == 3 && (*start == 'Z' || *start == 'X')) return 0;  // zombie: dead
     if (field == 22) {
       unsigned long long v = 0;
       return parse_decimal(start, static_cast<size_t>(p - start), v) ? v : 0;
@@ -206,7 +207,7 @@ int open_pidfile(int dirfd, const char* path, bool create, int& err, bool* creat
     int fd = ::openat(dirfd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && create) {
       fd = ::openat(dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-      if (fd < 0 && errno == EEXIST) continue;   // lost a creation race: reopen
+      if (fd < 0 && errno == EEXIST) continue;  // lost a creation race: reopen
       if (fd >= 0 && created != nullptr) *created = true;
     }
     if (fd < 0) {
@@ -254,7 +255,7 @@ int fill_pidfile(int fd, pid_t pid, bool truncate) noexcept {
   if (truncate && ::ftruncate(fd, 0) != 0) return errno;
   if (!write_all(fd, text, len)) return errno;
   if (start == 0) {
-    ::fremovexattr(fd, kIdentityXattr);   // a stale file's record must not outlive it
+    ::fremovexattr(fd, kIdentityXattr);  // a stale file's record must not outlive it
   } else if (::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 && errno != ENOTSUP &&
              errno != EOPNOTSUPP) {
     return errno;
@@ -269,10 +270,10 @@ int fill_pidfile(int fd, pid_t pid, bool truncate) noexcept {
 // identity, and a failed write (ENOSPC...) never shows at all.
 struct Published {
   enum Outcome {
-    done,          // the name holds the new file
-    lost_race,     // EEXIST on link: someone created the name since; start over
-    not_attempted, // the name was not touched (error says why: EOPNOTSUPP when unnamed files are unsupported)
-    failed,        // the name was left without a file (error says why)
+    done,           // the name holds the new file
+    lost_race,      // EEXIST on link: someone created the name since; start over
+    not_attempted,  // the name was not touched (error says why: EOPNOTSUPP when unnamed files are unsupported)
+    failed,         // the name was left without a file (error says why)
   } outcome;
   int error;
 };
@@ -301,7 +302,7 @@ Published publish_unnamed(const char* path, pid_t pid, bool replace) noexcept {
   int fd = ::open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOCTTY, 0644);
   if (fd < 0) return {Published::not_attempted, errno};
   if (int err = fill_pidfile(fd, pid, false)) {
-    ::close(fd);   // the unnamed file goes with its last descriptor
+    ::close(fd);  // the unnamed file goes with its last descriptor
     return {Published::not_attempted, err};
   }
   char proc[40] = "/proc/self/fd/";
@@ -348,7 +349,7 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
       ::close(fd);
       return fail(err);
     }
-    if (!same_inode(fd, AT_FDCWD, path)) {   // unlinked or replaced after we opened it
+    if (!same_inode(fd, AT_FDCWD, path)) {  // unlinked or replaced after we opened it
       ::close(fd);
       continue;
     }
@@ -364,7 +365,7 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
     // file, or else rewrite it in place (we hold the lock).
     Published p = publish_unnamed(path, self, true);
     if (p.outcome == Published::not_attempted && !unnamed_files_unsupported(p.error)) {
-      ::close(fd);   // a real failure (ENOSPC...): the stale file stays as it was
+      ::close(fd);  // a real failure (ENOSPC...): the stale file stays as it was
       return fail(p.error);
     }
     if (p.outcome != Published::not_attempted) {
@@ -373,11 +374,11 @@ std::error_code write_pidfile(const char* path, pid_t self, pid_t* holder) noexc
       return p.outcome == Published::done ? std::error_code() : fail(p.error);
     }
     if (int write_err = fill_pidfile(fd, self, true)) {
-      ::unlink(path);   // ours: we hold the lock; nothing half-written stays
+      ::unlink(path);  // ours: we hold the lock; nothing half-written stays
       ::close(fd);
       return fail(write_err);
     }
-    ::close(fd);   // releases the lock
+    ::close(fd);  // releases the lock
     return {};
   }
 }
@@ -485,8 +486,7 @@ PidfileInfo inspect_pidfile(const std::string& path) {
                         : "PID " + std::to_string(info.pid) + " now belongs to another process";
       break;
     case PidfileState::unverified:
-      info.reason = "the PID file has no welld identity record to verify PID " +
-                    std::to_string(info.pid) + " by";
+      info.reason = "the PID file has no welld identity record to verify PID " + std::to_string(info.pid) + " by";
       break;
     case PidfileState::running: info.reason = "running"; break;
   }

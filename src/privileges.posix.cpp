@@ -23,15 +23,13 @@ bool parse_id(std::string_view text, unsigned long& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-std::error_code lookup_user(std::string_view user, passwd& pw, std::vector<char>& buf,
-                            bool& found) {
+std::error_code lookup_user(std::string_view user, passwd& pw, std::vector<char>& buf, bool& found) {
   passwd* result = nullptr;
   std::string name(user);
   unsigned long id = 0;
   for (;;) {
-    int rc = parse_id(user, id)
-                 ? ::getpwuid_r(static_cast<uid_t>(id), &pw, buf.data(), buf.size(), &result)
-                 : ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &result);
+    int rc = parse_id(user, id) ? ::getpwuid_r(static_cast<uid_t>(id), &pw, buf.data(), buf.size(), &result)
+                                : ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &result);
     if (rc == ERANGE) {
       buf.resize(buf.size() * 2);
       continue;
@@ -49,9 +47,8 @@ std::error_code lookup_group(std::string_view group, gid_t& gid, bool& found) {
   std::string name(group);
   unsigned long id = 0;
   for (;;) {
-    int rc = parse_id(group, id)
-                 ? ::getgrgid_r(static_cast<gid_t>(id), &g, buf.data(), buf.size(), &result)
-                 : ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &result);
+    int rc = parse_id(group, id) ? ::getgrgid_r(static_cast<gid_t>(id), &g, buf.data(), buf.size(), &result)
+                                 : ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &result);
     if (rc == ERANGE) {
       buf.resize(buf.size() * 2);
       continue;
@@ -71,8 +68,8 @@ std::error_code lookup_group(std::string_view group, gid_t& gid, bool& found) {
 
 }  // namespace
 
-std::error_code resolve_credentials(std::string_view user, std::string_view group,
-                                    Credentials& out, std::string* what) {
+std::error_code resolve_credentials(std::string_view user, std::string_view group, Credentials& out,
+                                    std::string* what) {
   passwd pw{};
   std::vector<char> buf(4096);
   bool found = false;
@@ -105,8 +102,7 @@ std::error_code resolve_credentials(std::string_view user, std::string_view grou
   return {};
 }
 
-std::error_code resolve_groups(const std::vector<std::string>& names, std::vector<gid_t>& out,
-                               std::string* what) {
+std::error_code resolve_groups(const std::vector<std::string>& names, std::vector<gid_t>& out, std::string* what) {
   out.clear();
   for (const auto& name : names) {
     gid_t gid = 0;
@@ -121,8 +117,7 @@ std::error_code resolve_groups(const std::vector<std::string>& names, std::vecto
   return {};
 }
 
-std::error_code resolve_capabilities(const std::vector<std::string>& names, std::vector<int>& out,
-                                     std::string* what) {
+std::error_code resolve_capabilities(const std::vector<std::string>& names, std::vector<int>& out, std::string* what) {
   out.clear();
   for (const auto& name : names) {
     std::string lower;

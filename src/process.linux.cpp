@@ -19,7 +19,7 @@ std::error_code Process::open(pid_t pid, unsigned long long expected_start_time,
   if (pid <= 0) return {ESRCH, std::system_category()};
   UniqueFd fd(sys::pidfd_open(pid, 0));
   if (!fd) return {errno, std::system_category()};
-  ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);   // pidfds are close-on-exec already; be explicit
+  ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);  // pidfds are close-on-exec already; be explicit
   // Checked after the pidfd exists: if it matches now, the pidfd is that process.
   unsigned long long start = process_start_time(pid);
   if (start == 0 || (expected_start_time != 0 && start != expected_start_time)) {

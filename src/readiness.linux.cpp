@@ -272,7 +272,7 @@ ReadyResult ReadinessWaiter::wait(pid_t daemon, milliseconds timeout, int cancel
       if (spec_.mode == ReadyMode::notify) {
         std::error_code ec;
         while (auto d = notify_.receive(ec)) {
-          if (!is_in_tree(d->sender, daemon)) continue;   // not the daemon's: ignored
+          if (!is_in_tree(d->sender, daemon)) continue;  // not the daemon's: ignored
           const NotifyMessage& m = d->message;
           if (m.status && on_status) on_status(*m.status);
           if (m.main_pid && is_in_tree(*m.main_pid, daemon)) result.main_pid = *m.main_pid;
@@ -310,7 +310,7 @@ ReadyResult ReadinessWaiter::wait(pid_t daemon, milliseconds timeout, int cancel
         char events[4096];
         while (::read(inotify.get(), events, sizeof events) > 0) {
         }
-        continue;   // re-check existence at the top
+        continue;  // re-check existence at the top
       }
     }
     if (p[0].revents != 0) {
@@ -318,7 +318,7 @@ ReadyResult ReadinessWaiter::wait(pid_t daemon, milliseconds timeout, int cancel
       siginfo_t info{};
       if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &info, WEXITED) == 0 &&
           info.si_pid == daemon) {
-        result.wait_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0)
+        result.wait_status = info.si_code == CLD_EXITED   ? W_EXITCODE(info.si_status, 0)
                              : info.si_code == CLD_DUMPED ? (info.si_status | 0x80)
                                                           : info.si_status;
       }

@@ -66,9 +66,7 @@ namespace {
 class StepCategory final : public std::error_category {
  public:
   const char* name() const noexcept override { return "welld.step"; }
-  std::string message(int value) const override {
-    return std::string(to_string(static_cast<Step>(value)));
-  }
+  std::string message(int value) const override { return std::string(to_string(static_cast<Step>(value))); }
 };
 }  // namespace
 
@@ -77,8 +75,6 @@ const std::error_category& step_category() noexcept {
   return category;
 }
 
-std::error_code make_error_code(Step step) noexcept {
-  return {static_cast<int>(step), step_category()};
-}
+std::error_code make_error_code(Step step) noexcept { return {static_cast<int>(step), step_category()}; }
 
 }  // namespace welld

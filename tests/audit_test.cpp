@@ -22,7 +22,7 @@ namespace {
 // Start rule_breaker MODE with its ready pipe; returns once it is ready.
 t::ProcessGuard breaker(const std::string& mode, std::vector<std::string> env, int& keep_read_end) {
   int fds[2];
-  EXPECT_EQ(::pipe(fds), 0);   // deliberately inherited by the breaker
+  EXPECT_EQ(::pipe(fds), 0);  // deliberately inherited by the breaker
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);
@@ -80,7 +80,7 @@ TEST(Audit, EachBrokenRuleIsFlaggedWithEvidence) {
   EXPECT_TRUE(has_evidence(fds, "(other end held by pid " + std::to_string(::getpid()))) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "(deleted file)")) << dump(fds);
   EXPECT_TRUE(has_evidence(fds, "/held (file on mount /dev/shm)")) << dump(fds);
-  EXPECT_TRUE(has_evidence(fds, "(a terminal)")) << dump(fds);   // the pty master/slave it holds
+  EXPECT_TRUE(has_evidence(fds, "(a terminal)")) << dump(fds);  // the pty master/slave it holds
 
   const auto& stdio = rule(r, "stdio");
   EXPECT_EQ(stdio.verdict, Verdict::fail) << dump(stdio);
@@ -156,9 +156,9 @@ TEST(Audit, WelldStartedDaemonPassesEveryRule) {
 }
 
 TEST(Audit, StartStopDaemonFromATermBlockedParentIsFlagged) {
-  const char* ssd = ::access("/sbin/start-stop-daemon", X_OK) == 0 ? "/sbin/start-stop-daemon"
+  const char* ssd = ::access("/sbin/start-stop-daemon", X_OK) == 0       ? "/sbin/start-stop-daemon"
                     : ::access("/usr/sbin/start-stop-daemon", X_OK) == 0 ? "/usr/sbin/start-stop-daemon"
-                                                                          : nullptr;
+                                                                         : nullptr;
   if (ssd == nullptr) GTEST_SKIP() << "start-stop-daemon not installed";
   t::TempDir dir;
   std::string pidfile = dir / "ssd.pid";
@@ -171,7 +171,7 @@ TEST(Audit, StartStopDaemonFromATermBlockedParentIsFlagged) {
     std::this_thread::sleep_for(10ms);
   }
   pid_t pid = static_cast<pid_t>(std::stol(t::read_file(pidfile)));
-  t::ProcessGuard guard(pid);   // SIGKILL: SIGTERM is blocked in it
+  t::ProcessGuard guard(pid);  // SIGKILL: SIGTERM is blocked in it
   auto audit = t::run({WELLD_CLI_PATH, "audit", std::to_string(pid)});
   EXPECT_EQ(audit.exit_code, 1) << audit.out;
   EXPECT_NE(audit.out.find("SIGTERM is blocked (SigBlk)"), std::string::npos) << audit.out;
@@ -193,7 +193,7 @@ TEST(Audit, VanishedAndForbiddenProcessesExit4) {
   pid_t child = ::fork();
   if (child == 0) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
-    std::string self = std::to_string(::getppid());   // the (root) test process
+    std::string self = std::to_string(::getppid());  // the (root) test process
     int null_fd = ::open("/dev/null", O_WRONLY);
     ::dup2(null_fd, 1);
     ::execl(cli.c_str(), "welld", "audit", self.c_str(), nullptr);

@@ -20,12 +20,12 @@ static int run_forever(void* data) {
   return 0;
 }
 
-#define CHECK(cond)                                          \
-  do {                                                       \
-    if (!(cond)) {                                           \
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
       fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
-      return 1;                                              \
-    }                                                        \
+      return 1;                                                         \
+    }                                                                   \
   } while (0)
 
 int main(void) {

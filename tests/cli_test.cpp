@@ -92,8 +92,8 @@ TEST(Cli, StartStatusStop) {
 TEST(Cli, DefaultsUmaskChdirAndEnvironment) {
   t::TempDir dir;
   std::string pidfile = dir / "d.pid";
-  std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_TIME=C", "SECRET_TOKEN=x",
-                                  "LD_PRELOAD=", "HOME=/nonexistent", "TZ=UTC"};
+  std::vector<std::string> env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",      "LC_TIME=C", "SECRET_TOKEN=x",
+                                  "LD_PRELOAD=",        "HOME=/nonexistent", "TZ=UTC"};
   Started s = start(pidfile, {}, {"/bin/sleep", "1000"}, env);
   ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
   EXPECT_EQ(t::proc_status(s.pid)["Umask"], "0022");
@@ -148,7 +148,7 @@ TEST(Cli, OutputOptions) {
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while ((t::proc_stat(a.pid)[2] != "sleep" || t::proc_stat(b.pid)[2] != "sleep") &&
          std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);   // no readiness protocol for a plain shell
+    std::this_thread::sleep_for(10ms);  // no readiness protocol for a plain shell
   }
   EXPECT_EQ(t::read_file(out), "earlier\nto-out\n") << "stdout is appended to";
   EXPECT_EQ(t::read_file(err), "to-err\n");
@@ -179,7 +179,9 @@ TEST(Cli, ExecFailuresExit5AndLeaveNothing) {
   t::write_file(not_exec, "not a program\n");
   ::chmod(not_exec.c_str(), 0644);
   std::string bad_format = dir / "bad";
-  t::write_file(bad_format, std::string("\x7f" "ELF garbage", 12));
+  t::write_file(bad_format, std::string("\x7f"
+                                        "ELF garbage",
+                                        12));
   ::chmod(bad_format.c_str(), 0755);
   struct Case {
     std::string command;
@@ -276,7 +278,7 @@ TEST(Cli, ReusedPidIsNeverSignalled) {
   std::string pidfile = dir / "d.pid";
   Started s = start(pidfile, {});
   ASSERT_EQ(s.result.exit_code, 0);
-  s.guard.reset();   // kill the daemon; the PID file (with its identity) stays
+  s.guard.reset();  // kill the daemon; the PID file (with its identity) stays
   ASSERT_TRUE(t::exists(pidfile));
   // The file now names an unrelated live process, as after PID reuse.
   auto other = stranger();
@@ -320,8 +322,15 @@ TEST(Cli, GarbagePidfilesNeverLeadToASignal) {
   t::TempDir dir;
   std::string pidfile = dir / "d.pid";
   // Our own shell-like parent and ourselves must never be signalled either.
-  std::vector<std::string> contents = {"", "abc", "-1", "0", "1", "99999999999", std::string(10240, '7'),
-                                       std::to_string(::getpid()) + "\n", std::to_string(::getppid()) + "\n"};
+  std::vector<std::string> contents = {"",
+                                       "abc",
+                                       "-1",
+                                       "0",
+                                       "1",
+                                       "99999999999",
+                                       std::string(10240, '7'),
+                                       std::to_string(::getpid()) + "\n",
+                                       std::to_string(::getppid()) + "\n"};
   for (const auto& c : contents) {
     t::write_file(pidfile, c);
     auto stop = welld_cli({"stop", "-p", pidfile, "--signal", "KILL"});
@@ -401,7 +410,7 @@ TEST(Cli, StatusCodes) {
   Started s = start(pidfile, {});
   ASSERT_EQ(s.result.exit_code, 0);
   EXPECT_EQ(welld_cli({"status", "-p", pidfile}).exit_code, 0);
-  s.guard.reset();   // dies; the file remains
+  s.guard.reset();  // dies; the file remains
   auto dead = welld_cli({"status", "-p", pidfile});
   EXPECT_EQ(dead.exit_code, 1);
   EXPECT_NE(dead.out.find("is not running, but its PID file remains"), std::string::npos);

@@ -193,8 +193,8 @@ TEST(Daemonize, DaemonDyingBeforeReportIsReportedWithItsSignal) {
   ASSERT_FALSE(l.result.timed_out);
   Failure f = failure_of(l.result);
   EXPECT_EQ(f.step, static_cast<int>(Step::daemon_died)) << l.result.out;
-  EXPECT_NE(l.result.out.find("was killed by signal 9 (SIGKILL) before it was initialized"),
-            std::string::npos) << l.result.out;
+  EXPECT_NE(l.result.out.find("was killed by signal 9 (SIGKILL) before it was initialized"), std::string::npos)
+      << l.result.out;
   // The lock died with the daemon: a new start succeeds at once.
   Launch again = launch({"--pidfile", pidfile});
   EXPECT_EQ(again.result.exit_code, 0) << again.result.out;

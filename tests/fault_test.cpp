@@ -110,7 +110,7 @@ std::string line_after(const std::string& text, const std::string& key) {
 
 struct LibraryReport {
   t::RunResult run;
-  std::string status;   // "STEP ERRNO"
+  std::string status;  // "STEP ERRNO"
   std::string message;
   pid_t pid = -1;
   std::string fds_before;
@@ -156,13 +156,13 @@ void expect_clean_daemon(pid_t pid) {
 
 struct LibraryCase {
   const char* name;
-  const char* fault;   // WELLD_FAULT
-  const char* fired;   // the call the shim must have failed
-  Step step;           // Step::none: the start must still succeed
+  const char* fault;  // WELLD_FAULT
+  const char* fired;  // the call the shim must have failed
+  Step step;          // Step::none: the start must still succeed
   int error;
-  bool as_user = false;   // drop to nobody (needs root)
-  bool exec = false;      // spawn_daemon /bin/sleep instead of daemonize
-  bool stale = false;     // plant a stale PID file first
+  bool as_user = false;  // drop to nobody (needs root)
+  bool exec = false;     // spawn_daemon /bin/sleep instead of daemonize
+  bool stale = false;    // plant a stale PID file first
 };
 
 void PrintTo(const LibraryCase& c, std::ostream* os) { *os << c.name << " (WELLD_FAULT=" << c.fault << ")"; }
@@ -232,8 +232,8 @@ const LibraryCase kLibraryCases[] = {
     // and the start still succeed with the inherited fd really closed.
     {"CloseRange_ENOSYS", "close_range:ENOSYS:1:child", "close_range", Step::none, 0},
     {"CloseRange_EPERM", "close_range:EPERM:1:child", "close_range", Step::none, 0},
-    {"CloseRangeAndProcFd_ENOSYS", "close_range:ENOSYS:1:child,open:EMFILE:1:child:/proc/self/fd", "open",
-     Step::none, 0},
+    {"CloseRangeAndProcFd_ENOSYS", "close_range:ENOSYS:1:child,open:EMFILE:1:child:/proc/self/fd", "open", Step::none,
+     0},
     {"CloseRange_ENOSYS_Exec", "close_range:ENOSYS:1:child", "close_range", Step::none, 0, false, true},
 };
 
@@ -245,12 +245,12 @@ struct CliCase {
   const char* name;
   const char* fault;
   const char* fired;
-  int exit_code;          // 0: the start must still succeed
-  const char* phrase;     // names the step in the message
+  int exit_code;       // 0: the start must still succeed
+  const char* phrase;  // names the step in the message
   int error;
   bool as_user = false;
   const char* ready = "exec";
-  bool stale = false;   // plant a stale PID file first
+  bool stale = false;  // plant a stale PID file first
 };
 
 // welld start -p PIDFILE EXTRA -- /bin/sleep 1000; with `inherited_fd`, started
@@ -341,11 +341,11 @@ INSTANTIATE_TEST_SUITE_P(Calls, CliFault, ::testing::ValuesIn(kCliCases), CaseNa
 
 struct KillCase {
   const char* name;
-  const char* fault;   // with the action kill
+  const char* fault;  // with the action kill
   const char* fired;
   bool as_user = false;
-  bool notify = false;   // welld start --ready=notify: wait for the program itself
-  bool stale = false;    // plant a stale PID file first
+  bool notify = false;  // welld start --ready=notify: wait for the program itself
+  bool stale = false;   // plant a stale PID file first
 };
 
 const KillCase kKillCases[] = {

@@ -19,7 +19,7 @@ int check_in_child(welld::CloseMethod method, int count) {
     fds.reserve(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) fds.push_back(::open("/dev/null", O_RDONLY));
     int keep = fds[static_cast<size_t>(count / 2)];
-    int high = ::fcntl(fds[0], F_DUPFD, 900);   // a sparse, high fd
+    int high = ::fcntl(fds[0], F_DUPFD, 900);  // a sparse, high fd
     int keep_list[] = {keep};
     welld::CloseMethod used = welld::CloseMethod::automatic;
     if (welld::close_inherited_fds(keep_list, method, &used)) ::_exit(10);
@@ -41,15 +41,11 @@ int check_in_child(welld::CloseMethod method, int count) {
 
 class CloseFds : public ::testing::TestWithParam<welld::CloseMethod> {};
 
-TEST_P(CloseFds, ClosesAllButStdioAndKept) {
-  EXPECT_EQ(check_in_child(GetParam(), 50), 0);
-}
+TEST_P(CloseFds, ClosesAllButStdioAndKept) { EXPECT_EQ(check_in_child(GetParam(), 50), 0); }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, CloseFds,
-                         ::testing::Values(welld::CloseMethod::automatic,
-                                           welld::CloseMethod::close_range,
-                                           welld::CloseMethod::proc_self_fd,
-                                           welld::CloseMethod::bounded_loop));
+                         ::testing::Values(welld::CloseMethod::automatic, welld::CloseMethod::close_range,
+                                           welld::CloseMethod::proc_self_fd, welld::CloseMethod::bounded_loop));
 
 TEST(CloseFds, BoundedLoopStopsAtItsCap) {
   // With RLIMIT_NOFILE above the cap, the loop does not go beyond kMaxLoopFd:

@@ -78,8 +78,8 @@ TEST(ParseRlimit, NamesSuffixesAndOrder) {
   EXPECT_EQ(r->hard, 4096u);
   EXPECT_EQ(welld::parse_rlimit("as=1G")->hard, rlim_t{1} << 30);
   EXPECT_EQ(welld::parse_rlimit("core=unlimited")->soft, RLIM_INFINITY);
-  for (const char* bad : {"nofile", "bogus=1", "nofile=", "nofile=1:", "nofile=10:5", "nofile=unlimited:5",
-                          "nofile=-1", "nofile=1X"}) {
+  for (const char* bad :
+       {"nofile", "bogus=1", "nofile=", "nofile=1:", "nofile=10:5", "nofile=unlimited:5", "nofile=-1", "nofile=1X"}) {
     EXPECT_FALSE(welld::parse_rlimit(bad)) << bad;
   }
 }

@@ -26,8 +26,7 @@ t::ProcessGuard stranger() {
 TEST(ParsePid, AcceptsOnlyPlausiblePids) {
   EXPECT_EQ(welld::parse_pid("1234\n"), 1234);
   EXPECT_EQ(welld::parse_pid("1234"), 1234);
-  for (const char* bad : {"", "\n", "abc", "-1", "0", "1", "99999999999", "12 34", "12\n\n", " 12",
-                          "0x10", "+5"}) {
+  for (const char* bad : {"", "\n", "abc", "-1", "0", "1", "99999999999", "12 34", "12\n\n", " 12", "0x10", "+5"}) {
     EXPECT_EQ(welld::parse_pid(bad), -1) << '"' << bad << '"';
   }
   EXPECT_EQ(welld::parse_pid(std::string(10240, '7')), -1);
@@ -56,7 +55,7 @@ TEST(Pidfile, WriteRecordsPidAndIdentityAndRemoveRemoves) {
   EXPECT_EQ(info.state, PidfileState::running) << info.reason;
   EXPECT_EQ(info.start_time, welld::process_start_time(::getpid()));
   EXPECT_EQ(info.mode, 0644U);
-  welld::remove_pidfile(path.c_str(), ::getpid() + 1);   // not ours: stays
+  welld::remove_pidfile(path.c_str(), ::getpid() + 1);  // not ours: stays
   EXPECT_TRUE(t::exists(path));
   welld::remove_pidfile(path.c_str(), ::getpid());
   EXPECT_FALSE(t::exists(path));
@@ -118,7 +117,7 @@ TEST(Pidfile, FileWithoutIdentityIsUnverifiedOrStale) {
   t::write_file(path, std::to_string(::getpid()) + "\n");
   EXPECT_EQ(welld::inspect_pidfile(path).state, PidfileState::unverified);
   // A process started after the file was written cannot have written it.
-  timespec old_times[2] = {{0, UTIME_OMIT}, {1000000000, 0}};   // mtime in 2001
+  timespec old_times[2] = {{0, UTIME_OMIT}, {1000000000, 0}};  // mtime in 2001
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old_times, 0), 0);
   EXPECT_EQ(welld::inspect_pidfile(path).state, PidfileState::stale);
 }
@@ -127,7 +126,7 @@ TEST(Pidfile, GarbageIsInvalid) {
   t::TempDir dir;
   std::string path = dir / "a.pid";
   for (const std::string& bad : {std::string(""), std::string("abc"), std::string("-1"), std::string("0"),
-                          std::string("99999999999"), std::string(10240, '9')}) {
+                                 std::string("99999999999"), std::string(10240, '9')}) {
     t::write_file(path, bad);
     auto info = welld::inspect_pidfile(path);
     EXPECT_EQ(info.state, PidfileState::invalid) << '"' << bad.substr(0, 20) << '"';
@@ -156,7 +155,7 @@ TEST(Pidfile, RemoveLeavesAReplacementAlone) {
   std::string path = dir / "a.pid";
   ASSERT_FALSE(welld::write_pidfile(path.c_str(), ::getpid()));
   ASSERT_EQ(::unlink(path.c_str()), 0);
-  t::write_file(path, "4242\n");   // someone else's file now
+  t::write_file(path, "4242\n");  // someone else's file now
   welld::remove_pidfile(path.c_str(), ::getpid());
   EXPECT_EQ(t::read_file(path), "4242\n");
 }
@@ -167,13 +166,13 @@ TEST(Pidfile, AbandonedFileOfADeadWriterIsRemovedOthersStay) {
   pid_t dead = ::fork();
   if (dead == 0) ::_exit(0);
   ::waitpid(dead, nullptr, 0);
-  t::write_file(path, "");   // created, never written: the writer was killed
+  t::write_file(path, "");  // created, never written: the writer was killed
   welld::remove_abandoned_pidfile(path.c_str(), dead);
   EXPECT_FALSE(t::exists(path));
-  t::write_file(path, std::to_string(dead) + "\n");   // written, never removed
+  t::write_file(path, std::to_string(dead) + "\n");  // written, never removed
   welld::remove_abandoned_pidfile(path.c_str(), dead);
   EXPECT_FALSE(t::exists(path));
-  ASSERT_FALSE(welld::write_pidfile(path.c_str(), ::getpid()));   // another starter's file
+  ASSERT_FALSE(welld::write_pidfile(path.c_str(), ::getpid()));  // another starter's file
   welld::remove_abandoned_pidfile(path.c_str(), dead);
   EXPECT_EQ(t::read_file(path), std::to_string(::getpid()) + "\n");
 }

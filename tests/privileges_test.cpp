@@ -1,6 +1,6 @@
 // Privileges, confinement and files opened as root (welld start as root).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,13 +81,13 @@ TEST(Privileges, SupplementaryGroupsOption) {
   REQUIRE_ROOT();
   OpenDir dir;
   std::string pidfile = dir / "p.pid";
-  auto r = welld_cli({"start", "-p", pidfile, "--user", "nobody:nogroup", "--supplementary-groups", "daemon,0",
-                      "--", "/bin/sleep", "1000"});
+  auto r = welld_cli({"start", "-p", pidfile, "--user", "nobody:nogroup", "--supplementary-groups", "daemon,0", "--",
+                      "/bin/sleep", "1000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   t::ProcessGuard guard(pid_in(pidfile));
   EXPECT_EQ(t::proc_status(guard.pid())["Groups"].substr(0, 4), "0 1 ");
-  auto none = welld_cli({"start", "-p", dir / "q.pid", "--user", "nobody", "--supplementary-groups", "none",
-                         "--", "/bin/sleep", "1000"});
+  auto none = welld_cli(
+      {"start", "-p", dir / "q.pid", "--user", "nobody", "--supplementary-groups", "none", "--", "/bin/sleep", "1000"});
   ASSERT_EQ(none.exit_code, 0) << none.err;
   t::ProcessGuard guard2(pid_in(dir / "q.pid"));
   EXPECT_EQ(t::proc_status(guard2.pid())["Groups"], "");
@@ -103,13 +103,16 @@ TEST(Privileges, UnknownNamesFailBeforeForking) {
   std::vector<Case> cases = {
       {{"--user", "no-such-user-welld"}, "welld: start: unknown user 'no-such-user-welld'\n"},
       {{"--user", "nobody:no-such-group-welld"}, "welld: start: unknown group 'no-such-group-welld'\n"},
-      {{"--user", "nobody", "--supplementary-groups", "nogroup,nope-welld"}, "welld: start: unknown group 'nope-welld'\n"},
+      {{"--user", "nobody", "--supplementary-groups", "nogroup,nope-welld"},
+       "welld: start: unknown group 'nope-welld'\n"},
       {{"--user", "nobody", "--keep-caps", "cap_fly"}, "welld: start: unknown capability 'cap_fly'\n"},
       {{"--user", ":x"}, "welld: start: invalid user ':x' (USER or USER:GROUP)\n"},
       {{"--group", "nogroup"}, "welld: start: --group, --supplementary-groups and --keep-caps need --user\n"},
       {{"--rlimit", "nofiles=10"}, ""},
-      {{"--rlimit", "nofile=ten"}, "welld: start: invalid --rlimit value 'ten' (a number, optionally K/M/G/T, or unlimited)\n"},
-      {{"--rlimit", "nofile=20:10"}, "welld: start: invalid --rlimit 'nofile=20:10': the soft limit is above the hard limit\n"},
+      {{"--rlimit", "nofile=ten"},
+       "welld: start: invalid --rlimit value 'ten' (a number, optionally K/M/G/T, or unlimited)\n"},
+      {{"--rlimit", "nofile=20:10"},
+       "welld: start: invalid --rlimit 'nofile=20:10': the soft limit is above the hard limit\n"},
       {{"--nice", "40"}, ""},
   };
   for (const auto& c : cases) {
@@ -223,8 +226,8 @@ TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
   EXPECT_EQ(t::proc_status(guard.pid())["CapAmb"], "0000000000000400");
   // Without the capability the same bind is refused.
   std::string log2 = dir / "q.log";
-  auto r2 = welld_cli({"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", dir.probe,
-                       "--bind", "80"});
+  auto r2 = welld_cli(
+      {"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", dir.probe, "--bind", "80"});
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   t::ProcessGuard guard2(pid_in(dir / "q.pid"));
   ASSERT_TRUE(wait_for_text(log2, "probe done"));
@@ -234,8 +237,8 @@ TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
 TEST(Privileges, RlimitNiceAndNoNewPrivsAreApplied) {
   t::TempDir dir;
   std::string pidfile = dir / "p.pid";
-  auto r = welld_cli({"start", "-p", pidfile, "--nice", "7", "--rlimit", "nofile=512:1024", "--rlimit",
-                      "core=0", "--no-new-privs", "--", "/bin/sleep", "1000"});
+  auto r = welld_cli({"start", "-p", pidfile, "--nice", "7", "--rlimit", "nofile=512:1024", "--rlimit", "core=0",
+                      "--no-new-privs", "--", "/bin/sleep", "1000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   t::ProcessGuard guard(pid_in(pidfile));
   std::string limits = t::read_file("/proc/" + std::to_string(guard.pid()) + "/limits");

@@ -2,11 +2,11 @@
 // cleans up when it never is. The notify client is libsystemd's sd_notify.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,7 +63,7 @@ struct Start {
   t::RunResult result;
   Clock::duration took{};
   t::ProcessGuard daemon;
-  t::ProcessGuard helper_self;   // from --pidfile-out, when given
+  t::ProcessGuard helper_self;  // from --pidfile-out, when given
 };
 
 Start start(const t::TempDir& dir, std::vector<std::string> options, std::vector<std::string> command) {
@@ -89,8 +89,8 @@ TEST(Readiness, NotifyReturnsOnlyOnceReadyAndTheServiceAnswersAtOnce) {
   t::TempDir dir;
   int port = free_tcp_port();
   Start s = start(dir, {"--ready=notify"},
-                  client(dir, {"--delay", "1000", "--listen-tcp", std::to_string(port), "--send",
-                               "STATUS=listening", "--send", "READY=1"}));
+                  client(dir, {"--delay", "1000", "--listen-tcp", std::to_string(port), "--send", "STATUS=listening",
+                               "--send", "READY=1"}));
   ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
   EXPECT_TRUE(tcp_connects(port)) << "welld returned before the service listened";
   EXPECT_GE(s.took, 900ms) << "welld returned before READY=1";
@@ -137,8 +137,7 @@ TEST(Readiness, ErrnoIsFailure) {
   t::TempDir dir;
   Start s = start(dir, {"--ready=notify"}, client(dir, {"--send", "ERRNO=2"}));
   EXPECT_EQ(s.result.exit_code, 1);
-  EXPECT_EQ(s.result.err,
-            "welld: start: the daemon reported failure: ERRNO=2 (No such file or directory)\n");
+  EXPECT_EQ(s.result.err, "welld: start: the daemon reported failure: ERRNO=2 (No such file or directory)\n");
   EXPECT_TRUE(s.helper_self.wait_gone(10s));
   EXPECT_FALSE(t::exists(dir / "d.pid"));
 }
@@ -216,7 +215,8 @@ TEST(Readiness, TcpUnixAndFileModes) {
   t::TempDir dir3;
   std::string flag = dir3 / "sub/ready";
   ::mkdir((dir3 / "sub").c_str(), 0755);
-  Start file = start(dir3, {"--ready=file:" + flag}, {"/bin/sh", "-c", "sleep 0.3; touch " + flag + "; exec sleep 1000"});
+  Start file = start(dir3, {"--ready=file:" + flag},
+                     {"/bin/sh", "-c", "sleep 0.3; touch " + flag + "; exec sleep 1000"});
   EXPECT_EQ(file.result.exit_code, 0) << file.result.err;
   EXPECT_GE(file.took, 250ms);
   EXPECT_TRUE(t::exists(flag));
@@ -268,8 +268,8 @@ TEST(Readiness, SpecParsing) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 8080);
   EXPECT_EQ(welld::parse_ready_spec("tcp:80")->host, "127.0.0.1");
-  for (const char* bad : {"", "tcp:", "tcp:0", "tcp:65536", "tcp:localhost:80", "fd:2", "fd:x", "unix:", "file:",
-                          "notify:relative", "exec:1", "bogus", "tcp:[::1]80"}) {
+  for (const char* bad : {"", "tcp:", "tcp:0", "tcp:65536", "tcp:localhost:80", "fd:2", "fd:x",
+                          "unix:", "file:", "notify:relative", "exec:1", "bogus", "tcp:[::1]80"}) {
     EXPECT_FALSE(welld::parse_ready_spec(bad, &error)) << bad;
   }
   auto r = welld_cli({"start", "--ready=bogus", "--", "/bin/true"});
@@ -313,8 +313,9 @@ TEST(Readiness, SpecErrorsAreOneLineAndNulsAreRefused) {
   EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:\0\0[::1]:8080", 16), &error));
   EXPECT_EQ(error.find('\0'), std::string::npos);
   EXPECT_FALSE(welld::parse_ready_spec("bogus\n\x1b[31mred", &error));
-  EXPECT_EQ(error, "invalid --ready mode 'bogus??[31mred' (exec, notify[:@NAME|PATH], fd[:N], tcp:[HOST:]PORT, "
-                   "unix:PATH, file:PATH)");
+  EXPECT_EQ(error,
+            "invalid --ready mode 'bogus??[31mred' (exec, notify[:@NAME|PATH], fd[:N], tcp:[HOST:]PORT, "
+            "unix:PATH, file:PATH)");
   // Found by fuzzing: a NUL cut the host or the notify socket name short.
   EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:127.0.0.1\0junk:80", 22)));
   EXPECT_FALSE(welld::parse_ready_spec(std::string("notify:@name\0more", 18)));

@@ -399,11 +399,12 @@ TEST(StartStopCycles, HundredLibraryCyclesLeakNothing) {
   for (int cycle = 0; cycle < 100; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     // The daemon waits for SIGTERM, whose disposition daemonize reset to the default.
-    welld::Status st = welld::daemonize({.pidfile = pidfile}, [] { return 0; },
-                                        [] {
-                                          for (;;) ::pause();
-                                          return 0;
-                                        });
+    welld::Status st = welld::daemonize(
+        {.pidfile = pidfile}, [] { return 0; },
+        [] {
+          for (;;) ::pause();
+          return 0;
+        });
     ASSERT_TRUE(st) << st.message();
     ASSERT_GT(st.pid, 1);
     t::ProcessGuard guard(st.pid);
@@ -444,7 +445,7 @@ t::ProcessGuard start_stranger(const std::string& log) {
   char buf[16] = {};
   ssize_t n;
   do {
-    n = ::read(out[0], buf, sizeof buf - 1);   // "ready": its handlers are in place
+    n = ::read(out[0], buf, sizeof buf - 1);  // "ready": its handlers are in place
   } while (n < 0 && errno == EINTR);
   ::close(out[0]);
   return t::ProcessGuard(pid);
@@ -494,7 +495,7 @@ void plant(const std::string& pidfile, Plant how, pid_t stranger) {
     ASSERT_EQ(::setxattr(pidfile.c_str(), welld::kIdentityXattr, identity.data(), identity.size(), 0), 0);
   } else {
     // Written long before the stranger started: it cannot be the stranger's.
-    timespec old[2] = {{978307200, 0}, {978307200, 0}};   // 2001-01-01
+    timespec old[2] = {{978307200, 0}, {978307200, 0}};  // 2001-01-01
     ASSERT_EQ(::utimensat(AT_FDCWD, pidfile.c_str(), old, 0), 0);
   }
   ASSERT_EQ(welld::inspect_pidfile(pidfile).state, welld::PidfileState::stale);
@@ -554,7 +555,7 @@ void race_rounds(int rounds, int starters) {
 
     // What each side said.
     int started = 0;
-    std::set<pid_t> died;   // daemons stopped before they finished starting
+    std::set<pid_t> died;  // daemons stopped before they finished starting
     for (const auto& r : round.starts) {
       if (r.exit_code == 0) {
         EXPECT_EQ(r.err, "");

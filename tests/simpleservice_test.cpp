@@ -32,8 +32,7 @@ TEST(SimpleService, DaemonStartsUpAndStopsPromptlyOnTerm) {
   // No sleep(1) polling: the stop interrupts the one-second wait. The bound is
   // wide for loaded CI machines; the measured figure is printed.
   EXPECT_LT(took, 900ms);
-  std::cout << "stopped in " << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
-            << " us\n";
+  std::cout << "stopped in " << std::chrono::duration_cast<std::chrono::microseconds>(took).count() << " us\n";
   EXPECT_FALSE(t::exists(pidfile)) << "PID file left behind";
   std::string lines = t::read_file(log);
   EXPECT_NE(lines.find("Hello!"), std::string::npos) << lines;

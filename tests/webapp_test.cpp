@@ -105,8 +105,8 @@ TEST(Webapp, SocketActivationWithPrivilegesDropped) {
   t::TempDir dir;
   std::string webapp = t::copy_for_anyone(dir, WEBAPP_PATH);
   std::string pidfile = dir / "w.pid";
-  auto r = t::run({WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--listen", "tcp:127.0.0.1:80",
-                   "--user", "nobody", "--", webapp});
+  auto r = t::run({WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--listen", "tcp:127.0.0.1:80", "--user",
+                   "nobody", "--", webapp});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   pid_t pid = pid_in(pidfile);
   t::ProcessGuard guard(pid);
@@ -166,7 +166,7 @@ TEST(Listen, ListenFdsFollowsSdListenFds) {
     ::setenv("LISTEN_FDS", "2", 1);
     ::setenv("LISTEN_FDNAMES", "web:admin", 1);
     ::setenv("LISTEN_PID", std::to_string(::getpid() + 1).c_str(), 1);
-    if (!welld::listen_fds().empty()) ::_exit(10);   // not for us
+    if (!welld::listen_fds().empty()) ::_exit(10);  // not for us
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     auto fds = welld::listen_fds(true);
     if (fds.size() != 2 || fds[0].fd != 3 || fds[0].name != "web" || fds[1].fd != 4 || fds[1].name != "admin") {

@@ -77,11 +77,16 @@ bool parse(int argc, char** argv, Args& args) {
       return true;
     };
     if (a == "-D" || a == "--daemon") args.daemon = true;
-    else if (a == "--pidfile") { if (!value(args.pidfile)) return false; }
-    else if (a == "--message") { if (!value(args.message_file)) return false; }
-    else if (a == "--log") { if (!value(args.log)) return false; }
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
-    else return false;
+    else if (a == "--pidfile") {
+      if (!value(args.pidfile)) return false;
+    } else if (a == "--message") {
+      if (!value(args.message_file)) return false;
+    } else if (a == "--log") {
+      if (!value(args.log)) return false;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else return false;
   }
   return true;
 }
@@ -114,8 +119,8 @@ std::string escape_html(const std::string& text) {
   return out;
 }
 
-MHD_Result answer(void* cls, MHD_Connection* connection, const char*, const char* method, const char*,
-                  const char*, size_t*, void**) {
+MHD_Result answer(void* cls, MHD_Connection* connection, const char*, const char* method, const char*, const char*,
+                  size_t*, void**) {
   auto* app = static_cast<App*>(cls);
   if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0) return MHD_NO;
   std::string message;
@@ -123,11 +128,9 @@ MHD_Result answer(void* cls, MHD_Connection* connection, const char*, const char
     std::lock_guard<std::mutex> guard(app->lock);
     message = app->message;
   }
-  std::string page = "<!doctype html>\n<html><head><title>webapp</title></head><body>\n<h1>" +
-                     escape_html(message) + "</h1>\n<p>pid " + std::to_string(::getpid()) + ", mode " + app->mode +
-                     "</p>\n</body></html>\n";
-  MHD_Response* response =
-      MHD_create_response_from_buffer(page.size(), page.data(), MHD_RESPMEM_MUST_COPY);
+  std::string page = "<!doctype html>\n<html><head><title>webapp</title></head><body>\n<h1>" + escape_html(message) +
+                     "</h1>\n<p>pid " + std::to_string(::getpid()) + ", mode " + app->mode + "</p>\n</body></html>\n";
+  MHD_Response* response = MHD_create_response_from_buffer(page.size(), page.data(), MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(response, "Content-Type", "text/html; charset=utf-8");
   MHD_Result ret = MHD_queue_response(connection, MHD_HTTP_OK, response);
   MHD_destroy_response(response);
@@ -142,12 +145,11 @@ int start_server(App& app, int port) {
   auto passed = welld::listen_fds(true);
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (!passed.empty()) {
-    app.http = MHD_start_daemon(flags, 0, nullptr, nullptr, answer, &app, MHD_OPTION_LISTEN_SOCKET,
-                                passed.front().fd, MHD_OPTION_END);
+    app.http = MHD_start_daemon(flags, 0, nullptr, nullptr, answer, &app, MHD_OPTION_LISTEN_SOCKET, passed.front().fd,
+                                MHD_OPTION_END);
     log("serving on the passed socket " + passed.front().name);
   } else {
-    app.http = MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, answer, &app,
-                                MHD_OPTION_END);
+    app.http = MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, answer, &app, MHD_OPTION_END);
     log("serving on port " + std::to_string(port));
   }
   return app.http != nullptr ? 0 : EADDRINUSE;

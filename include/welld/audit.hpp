@@ -32,21 +32,21 @@ enum class Verdict { pass, warn, fail };
 std::string_view to_string(Verdict verdict) noexcept;
 
 struct Finding {
-  std::string rule;                    // "controlling-terminal", "signals", ...
+  std::string rule;  // "controlling-terminal", "signals", ...
   Verdict verdict = Verdict::pass;
-  std::vector<std::string> evidence;   // one line each; never a secret's value
+  std::vector<std::string> evidence;  // one line each; never a secret's value
 };
 
 struct AuditReport {
   pid_t pid = -1;
-  std::string command;                 // comm
+  std::string command;  // comm
   std::vector<Finding> findings;
-  Verdict overall() const noexcept;    // the worst verdict
+  Verdict overall() const noexcept;  // the worst verdict
   int count(Verdict verdict) const noexcept;
 };
 
 struct AuditOptions {
-  std::string pidfile;                 // also check this PID file (rule "pidfile")
+  std::string pidfile;  // also check this PID file (rule "pidfile")
 };
 
 /// Audit `pid`. Errors: ESRCH (no such process), EACCES/EPERM (cannot read

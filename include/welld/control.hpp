@@ -23,7 +23,7 @@ namespace welld {
 /// What a PID file says, with the process pinned when it is running.
 struct DaemonLookup {
   PidfileInfo file;
-  Process process;   // valid only when file.state == PidfileState::running
+  Process process;  // valid only when file.state == PidfileState::running
 };
 
 /// Read `pidfile` and, when it names a live daemon, pin it. A daemon that
@@ -34,7 +34,7 @@ DaemonLookup find_daemon(const std::string& pidfile);
 /// Rules for who may have written the PID file (root's control verbs must not
 /// follow a file the daemon, or anyone else, could have rewritten).
 struct PidfileTrust {
-  bool trust_any = false;   // --trust-pidfile: skip the owner/mode check
+  bool trust_any = false;  // --trust-pidfile: skip the owner/mode check
 };
 
 /// Empty when `file` may be acted upon by the current user; otherwise why not.
@@ -43,18 +43,18 @@ struct PidfileTrust {
 std::string distrust_reason(const PidfileInfo& file, const PidfileTrust& trust);
 
 enum class StopOutcome {
-  stopped,       // exited after the signal
-  killed,        // ignored the signal until the timeout; SIGKILL ended it
-  not_running,   // nothing to stop (no file, or a stale one, removed)
-  refused,       // the file cannot be trusted or verified: nothing was signalled
-  failed,        // signalling failed (error says why: EPERM...), or it survived SIGKILL
+  stopped,      // exited after the signal
+  killed,       // ignored the signal until the timeout; SIGKILL ended it
+  not_running,  // nothing to stop (no file, or a stale one, removed)
+  refused,      // the file cannot be trusted or verified: nothing was signalled
+  failed,       // signalling failed (error says why: EPERM...), or it survived SIGKILL
 };
 
 struct StopResult {
   StopOutcome outcome = StopOutcome::failed;
   pid_t pid = -1;
   std::error_code error;
-  std::string reason;   // for refused/failed/not_running
+  std::string reason;  // for refused/failed/not_running
 };
 
 /// Send `sig`, wait up to `timeout` for exit, then SIGKILL (and wait again, up

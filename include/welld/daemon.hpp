@@ -55,25 +55,25 @@ struct FdMapping {
 
 /// A resource limit for the daemon (setrlimit before the privilege drop).
 struct ResourceLimit {
-  int resource = -1;   // RLIMIT_NOFILE, ... (see parse_rlimit in parse.hpp)
+  int resource = -1;  // RLIMIT_NOFILE, ... (see parse_rlimit in parse.hpp)
   rlim_t soft = 0;
   rlim_t hard = 0;
 };
 
 struct Options {
-  std::string pidfile;                 // empty: no PID file
-  std::string chdir;                   // empty: "/"
-  std::optional<mode_t> umask;         // default 0 (daemon(7)); welld start uses 022
-  std::string stdout_path;             // empty: /dev/null; else appended to (created 0640)
-  std::string stderr_path;             // empty: /dev/null; else appended to
-  EnvironmentPolicy environment;       // default: allowlist only
-  bool keep_environment = false;       // opt out of step 4 entirely
-  std::vector<int> keep_fds;           // fds that survive step 1
-  std::vector<FdMapping> pass_fds;     // fds placed at fixed numbers in the daemon (to >= 3)
-  bool listen_pid = false;             // set LISTEN_PID to the daemon's own PID (sd_listen_fds)
+  std::string pidfile;              // empty: no PID file
+  std::string chdir;                // empty: "/"
+  std::optional<mode_t> umask;      // default 0 (daemon(7)); welld start uses 022
+  std::string stdout_path;          // empty: /dev/null; else appended to (created 0640)
+  std::string stderr_path;          // empty: /dev/null; else appended to
+  EnvironmentPolicy environment;    // default: allowlist only
+  bool keep_environment = false;    // opt out of step 4 entirely
+  std::vector<int> keep_fds;        // fds that survive step 1
+  std::vector<FdMapping> pass_fds;  // fds placed at fixed numbers in the daemon (to >= 3)
+  bool listen_pid = false;          // set LISTEN_PID to the daemon's own PID (sd_listen_fds)
   CloseMethod close_method = CloseMethod::automatic;
-  std::string user;                    // empty: keep the current user
-  std::string group;                   // empty: the user's primary group
+  std::string user;   // empty: keep the current user
+  std::string group;  // empty: the user's primary group
   // Supplementary groups after the drop: unset means the user's own (as
   // initgroups(3) sets them); an empty list means none.
   std::optional<std::vector<std::string>> supplementary_groups;
@@ -94,13 +94,13 @@ struct Options {
 
 /// Outcome of daemonize / spawn_daemon, in the original process.
 struct Status {
-  Step step = Step::none;      // Step::none on success
-  int error = 0;               // errno of the failed step; init's code for Step::init
-  pid_t pid = -1;              // the daemon's PID, when one was created
-  pid_t holder = -1;           // with a pidfile EEXIST: the PID already running
-  int wait_status = -1;        // raw waitpid status when the daemon died and was reaped
-  std::string subject;         // what the step was about (a path, a user name)
-  std::string detail;          // why welld itself refused (an unsafe directory...)
+  Step step = Step::none;  // Step::none on success
+  int error = 0;           // errno of the failed step; init's code for Step::init
+  pid_t pid = -1;          // the daemon's PID, when one was created
+  pid_t holder = -1;       // with a pidfile EEXIST: the PID already running
+  int wait_status = -1;    // raw waitpid status when the daemon died and was reaped
+  std::string subject;     // what the step was about (a path, a user name)
+  std::string detail;      // why welld itself refused (an unsafe directory...)
 
   explicit operator bool() const noexcept { return step == Step::none; }
   bool already_running() const noexcept { return step == Step::pidfile && error == EEXIST; }
@@ -110,8 +110,8 @@ struct Status {
   std::string message() const;
 };
 
-using InitFn = std::function<int()>;   // 0 on success, else a code reported to the caller
-using RunFn = std::function<int()>;    // the daemon's exit status
+using InitFn = std::function<int()>;  // 0 on success, else a code reported to the caller
+using RunFn = std::function<int()>;   // the daemon's exit status
 
 /// Daemonize (see the top of this file).
 Status daemonize(const Options& options, const InitFn& init, const RunFn& run);
@@ -129,8 +129,7 @@ Status spawn_daemon(const Options& options, const std::vector<std::string>& argv
 /// `*exit_status` (when non-null) receives run's return value.
 /// Options that only make sense with forking (stdio, environment, fds) are
 /// ignored here: the manager decides them.
-Status run_foreground(const Options& options, const InitFn& init, const RunFn& run,
-                      int* exit_status = nullptr);
+Status run_foreground(const Options& options, const InitFn& init, const RunFn& run, int* exit_status = nullptr);
 
 /// Resolve a command name the way execvp would, against `path_env` (a PATH
 /// value). Returns the path, or an empty string with `err` set (ENOENT,

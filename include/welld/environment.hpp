@@ -22,17 +22,16 @@ inline constexpr std::string_view kDefaultAllowlist[] = {"PATH", "LANG", "LANGUA
 /// Names (globs) never inherited unless named in EnvironmentPolicy::keep by an
 /// exact name or a glob that is not "*".
 inline constexpr std::string_view kDenylist[] = {
-    "LD_*",       "GCONV_PATH",  "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
-    "MALLOC_*",   "GLIBC_TUNABLES", "NIS_PATH", "NLSPATH",     "RESOLV_HOST_CONF",
-    "RES_OPTIONS", "TMPDIR",     "TZDIR",       "PYTHONPATH",  "PYTHONHOME",  "PERL5LIB",
-    "PERL5OPT",   "RUBYLIB",     "RUBYOPT",     "NODE_OPTIONS", "BASH_ENV",   "ENV",
-    "IFS",
+    "LD_*",           "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES",      "LOCALDOMAIN", "LOCPATH", "MALLOC_*",
+    "GLIBC_TUNABLES", "NIS_PATH",   "NLSPATH",     "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR",  "TZDIR",
+    "PYTHONPATH",     "PYTHONHOME", "PERL5LIB",    "PERL5OPT",         "RUBYLIB",     "RUBYOPT", "NODE_OPTIONS",
+    "BASH_ENV",       "ENV",        "IFS",
 };
 
 struct EnvironmentPolicy {
-  bool inherit = false;             // keep everything (minus kDenylist) instead of the allowlist
-  std::vector<std::string> keep;    // extra names or globs to keep (also lifts the denylist)
-  std::vector<std::string> set;     // NAME=VALUE assignments, applied last
+  bool inherit = false;           // keep everything (minus kDenylist) instead of the allowlist
+  std::vector<std::string> keep;  // extra names or globs to keep (also lifts the denylist)
+  std::vector<std::string> set;   // NAME=VALUE assignments, applied last
 };
 
 /// True when `assignment` is NAME=VALUE with a non-empty NAME free of '='.

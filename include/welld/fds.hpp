@@ -13,10 +13,10 @@
 namespace welld {
 
 enum class CloseMethod {
-  automatic,      // close_range(2), then /proc/self/fd, then the bounded loop
-  close_range,    // only close_range(2) (Linux >= 5.9); fails with ENOSYS if absent
-  proc_self_fd,   // only the /proc/self/fd listing
-  bounded_loop,   // only close() over 3..min(RLIMIT_NOFILE, kMaxLoopFd)
+  automatic,     // close_range(2), then /proc/self/fd, then the bounded loop
+  close_range,   // only close_range(2) (Linux >= 5.9); fails with ENOSYS if absent
+  proc_self_fd,  // only the /proc/self/fd listing
+  bounded_loop,  // only close() over 3..min(RLIMIT_NOFILE, kMaxLoopFd)
 };
 
 /// The loop fallback never goes above this fd number: with RLIMIT_NOFILE at 2^30
@@ -27,8 +27,7 @@ inline constexpr int kMaxLoopFd = 65536;
 /// Close every fd >= 3 that is not in `keep`. Returns the method that succeeded
 /// through `used` (when non-null), or an errno-based error when none could run.
 /// Async-signal-safe.
-std::error_code close_inherited_fds(std::span<const int> keep,
-                                    CloseMethod method = CloseMethod::automatic,
+std::error_code close_inherited_fds(std::span<const int> keep, CloseMethod method = CloseMethod::automatic,
                                     CloseMethod* used = nullptr) noexcept;
 
 }  // namespace welld

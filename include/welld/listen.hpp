@@ -21,10 +21,10 @@ namespace welld {
 
 struct ListenSpec {
   bool unix_socket = false;
-  std::string host;   // tcp: numeric address (default 127.0.0.1)
-  int port = 0;       // tcp
-  std::string path;   // unix
-  std::string name;   // the LISTEN_FDNAMES entry: "tcp-8080", "unix-web.sock"
+  std::string host;  // tcp: numeric address (default 127.0.0.1)
+  int port = 0;      // tcp
+  std::string path;  // unix
+  std::string name;  // the LISTEN_FDNAMES entry: "tcp-8080", "unix-web.sock"
 };
 
 /// "tcp:[HOST:]PORT", "tcp:[::1]:PORT", "unix:PATH".
@@ -40,7 +40,7 @@ void pass_listeners(const std::vector<UniqueFd>& sockets, const std::vector<List
 
 struct ListenFd {
   int fd = -1;
-  std::string name;   // "unknown" when LISTEN_FDNAMES does not name it
+  std::string name;  // "unknown" when LISTEN_FDNAMES does not name it
 };
 
 /// The sockets passed by socket activation (sd_listen_fds): empty unless

@@ -34,9 +34,9 @@ struct NotifyMessage {
   bool stopping = false;
   bool watchdog = false;
   std::optional<std::string> status;
-  std::optional<int> errno_value;            // ERRNO=
-  std::optional<pid_t> main_pid;             // MAINPID=
-  std::optional<long long> extend_timeout_us;   // EXTEND_TIMEOUT_USEC=
+  std::optional<int> errno_value;              // ERRNO=
+  std::optional<pid_t> main_pid;               // MAINPID=
+  std::optional<long long> extend_timeout_us;  // EXTEND_TIMEOUT_USEC=
   int ignored = 0;
 };
 
@@ -91,8 +91,8 @@ inline constexpr std::string_view ready = "READY=1";
 inline constexpr std::string_view reloading = "RELOADING=1";
 inline constexpr std::string_view stopping = "STOPPING=1";
 inline constexpr std::string_view watchdog = "WATCHDOG=1";
-std::string status(std::string_view text);   // "STATUS=text"
-std::string mainpid(pid_t pid);              // "MAINPID=pid"
+std::string status(std::string_view text);  // "STATUS=text"
+std::string mainpid(pid_t pid);             // "MAINPID=pid"
 }  // namespace notify_state
 
 }  // namespace welld

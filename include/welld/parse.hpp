@@ -28,7 +28,7 @@ std::optional<mode_t> parse_umask(std::string_view text, std::string* error = nu
 
 struct UserGroup {
   std::string user;
-  std::string group;   // empty when not given
+  std::string group;  // empty when not given
 };
 
 /// "USER" or "USER:GROUP" (names or numeric ids). Both parts non-empty when present.

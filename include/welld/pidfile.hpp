@@ -63,7 +63,7 @@ pid_t parse_pid(std::string_view text) noexcept;
 /// A process as welld identifies it: a PID and its start time.
 struct ProcessIdentity {
   pid_t pid = -1;
-  unsigned long long start_time = 0;   // clock ticks since boot
+  unsigned long long start_time = 0;  // clock ticks since boot
 };
 
 /// Parse an identity record (the value of kIdentityXattr): "PID STARTTIME",
@@ -100,22 +100,22 @@ void remove_pidfile_at(int dirfd, const char* path, pid_t self) noexcept;
 void remove_abandoned_pidfile(const char* path, pid_t dead) noexcept;
 
 enum class PidfileState {
-  absent,       // no such file
-  running,      // names a live process whose identity matches
-  unverified,   // names a live process; the file has no identity to check it by
-  stale,        // names a dead process, or a reused PID (identity mismatch)
-  invalid,      // not a PID file: garbage, PID <= 1, a symlink, not a regular file
-  unreadable,   // cannot be read (error says why: EACCES...)
+  absent,      // no such file
+  running,     // names a live process whose identity matches
+  unverified,  // names a live process; the file has no identity to check it by
+  stale,       // names a dead process, or a reused PID (identity mismatch)
+  invalid,     // not a PID file: garbage, PID <= 1, a symlink, not a regular file
+  unreadable,  // cannot be read (error says why: EACCES...)
 };
 
 struct PidfileInfo {
   PidfileState state = PidfileState::absent;
   pid_t pid = -1;
-  unsigned long long start_time = 0;   // from the identity record, 0 if none
-  uid_t owner = 0;                     // file owner and mode, for trust checks
+  unsigned long long start_time = 0;  // from the identity record, 0 if none
+  uid_t owner = 0;                    // file owner and mode, for trust checks
   mode_t mode = 0;
-  std::error_code error;               // for unreadable / invalid
-  std::string reason;                  // human explanation of the state
+  std::error_code error;  // for unreadable / invalid
+  std::string reason;     // human explanation of the state
 };
 
 /// Controller side: what `path` says, checked against the live system.

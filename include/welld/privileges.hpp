@@ -44,8 +44,8 @@ std::error_code resolve_capabilities(const std::vector<std::string>& names, std:
 /// gid; default: the user's primary group). Supplementary groups are the
 /// user's own (getgrouplist, like initgroups). Errors: ENOENT for an unknown
 /// user or group (`what` says which), others from NSS.
-std::error_code resolve_credentials(std::string_view user, std::string_view group,
-                                    Credentials& out, std::string* what = nullptr);
+std::error_code resolve_credentials(std::string_view user, std::string_view group, Credentials& out,
+                                    std::string* what = nullptr);
 
 /// Switch to `creds`. Async-signal-safe.
 std::error_code drop_privileges(const Credentials& creds) noexcept;

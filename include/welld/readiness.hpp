@@ -35,31 +35,31 @@ enum class ReadyMode { exec, notify, fd, tcp, unix_socket, file };
 
 struct ReadySpec {
   ReadyMode mode = ReadyMode::exec;
-  int fd = -1;              // fd mode: the daemon's fd number (-1: default)
-  std::string host;         // tcp: numeric IPv4/IPv6 address
-  int port = 0;             // tcp
-  std::string path;         // unix, file (absolute once prepared)
+  int fd = -1;       // fd mode: the daemon's fd number (-1: default)
+  std::string host;  // tcp: numeric IPv4/IPv6 address
+  int port = 0;      // tcp
+  std::string path;  // unix, file (absolute once prepared)
 };
 
 /// Parse a --ready value. Total; errors name the expected forms.
 std::optional<ReadySpec> parse_ready_spec(std::string_view text, std::string* error = nullptr);
 
 enum class ReadyOutcome {
-  ready,       // the daemon is ready
-  exited,      // the daemon exited first (wait_status, when it was our child)
-  timed_out,   // the timeout passed (EXTEND_TIMEOUT_USEC may have extended it)
-  failed,      // the daemon reported failure (ERRNO=), or the fd closed without a newline
-  cancelled,   // cancel_fd became readable
-  error,       // welld could not wait (error says why)
+  ready,      // the daemon is ready
+  exited,     // the daemon exited first (wait_status, when it was our child)
+  timed_out,  // the timeout passed (EXTEND_TIMEOUT_USEC may have extended it)
+  failed,     // the daemon reported failure (ERRNO=), or the fd closed without a newline
+  cancelled,  // cancel_fd became readable
+  error,      // welld could not wait (error says why)
 };
 
 struct ReadyResult {
   ReadyOutcome outcome = ReadyOutcome::error;
-  int wait_status = -1;          // exited: raw status, -1 when unknown
-  int daemon_errno = 0;          // failed: the ERRNO= value
-  pid_t main_pid = -1;           // notify: a MAINPID= accepted from the daemon's tree
+  int wait_status = -1;  // exited: raw status, -1 when unknown
+  int daemon_errno = 0;  // failed: the ERRNO= value
+  pid_t main_pid = -1;   // notify: a MAINPID= accepted from the daemon's tree
   std::error_code error;
-  std::string message() const;   // one line
+  std::string message() const;  // one line
 };
 
 class ReadinessWaiter {
@@ -85,7 +85,7 @@ class ReadinessWaiter {
   NotifyServer notify_;
   UniqueFd pipe_read_;
   UniqueFd pipe_write_;
-  std::string socket_dir_;   // private directory of a path notify socket
+  std::string socket_dir_;  // private directory of a path notify socket
 };
 
 }  // namespace welld

@@ -22,7 +22,7 @@ enum class LoopEvent { timeout, stop, reload };
 
 class ServiceLoop {
  public:
-  ServiceLoop();                       // check error() afterwards
+  ServiceLoop();  // check error() afterwards
   ~ServiceLoop();
   ServiceLoop(const ServiceLoop&) = delete;
   ServiceLoop& operator=(const ServiceLoop&) = delete;

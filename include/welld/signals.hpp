@@ -9,8 +9,8 @@
 namespace welld {
 
 enum class SignalResetMethod {
-  automatic,   // Linux: only the signals /proc/self/status shows caught or ignored; else every one
-  every_signal,   // sigaction over 1..NSIG-1, the portable way
+  automatic,     // Linux: only the signals /proc/self/status shows caught or ignored; else every one
+  every_signal,  // sigaction over 1..NSIG-1, the portable way
 };
 
 /// Set every signal's disposition to SIG_DFL (SIGKILL and SIGSTOP excepted).

@@ -23,21 +23,22 @@ extern "C" {
 #endif
 
 struct welld_options {
-  const char* pidfile;             /* NULL: none; relative: against the caller's cwd */
-  const char* chdir;               /* NULL: "/" */
-  int umask;                       /* -1: 0 (daemon(7)) */
-  const char* stdout_path;         /* NULL: /dev/null; else appended to */
-  const char* stderr_path;         /* NULL: /dev/null */
-  const char* const* keep_env;     /* NULL-terminated names or globs, or NULL */
-  const char* const* set_env;      /* NULL-terminated NAME=VALUE, or NULL */
-  int inherit_env;                 /* nonzero: keep all but the denylist */
-  const int* keep_fds;             /* fds >= 3 to keep open */
+  const char* pidfile;         /* NULL: none; relative: against the caller's cwd */
+  const char* chdir;           /* NULL: "/" */
+  int umask;                   /* -1: 0 (daemon(7)) */
+  const char* stdout_path;     /* NULL: /dev/null; else appended to */
+  const char* stderr_path;     /* NULL: /dev/null */
+  const char* const* keep_env; /* NULL-terminated names or globs, or NULL */
+  const char* const* set_env;  /* NULL-terminated NAME=VALUE, or NULL */
+  int inherit_env;             /* nonzero: keep all but the denylist */
+  const int* keep_fds;         /* fds >= 3 to keep open */
   size_t keep_fds_count;
-  const char* user;                /* NULL: keep the current user */
-  const char* group;               /* NULL: the user's primary group */
+  const char* user;  /* NULL: keep the current user */
+  const char* group; /* NULL: the user's primary group */
 };
 
-#define WELLD_OPTIONS_INIT {NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL}
+#define WELLD_OPTIONS_INIT \
+  { NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL }
 
 /* This header is C too: typedef, not `using`. NOLINTBEGIN(modernize-use-using) */
 typedef int (*welld_init_fn)(void* data); /* 0 on success, else a code for the caller */
@@ -45,13 +46,12 @@ typedef int (*welld_run_fn)(void* data);  /* the daemon's exit status */
 /* NOLINTEND(modernize-use-using) */
 
 /* 0 on success, else the failed step (1..15 the daemon(7) steps, 16+ welld's). */
-int welld_daemonize(const struct welld_options* options, void* data, welld_init_fn init,
-                    welld_run_fn run);
+int welld_daemonize(const struct welld_options* options, void* data, welld_init_fn init, welld_run_fn run);
 
 /* Foreground mode (systemd, s6, containers): returns the failed step, or 0
  * with *exit_status set to run's return value. */
-int welld_run_foreground(const struct welld_options* options, void* data, welld_init_fn init,
-                         welld_run_fn run, int* exit_status);
+int welld_run_foreground(const struct welld_options* options, void* data, welld_init_fn init, welld_run_fn run,
+                         int* exit_status);
 
 /* Short stable name of a step: "pidfile", "chdir", ... */
 const char* welld_strstep(int step);

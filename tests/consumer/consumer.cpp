@@ -7,7 +7,6 @@
 
 int main() {
   welld::Options options{.pidfile = "/run/consumer.pid", .umask = 022};
-  std::printf("%s %zu\n", std::string(welld::to_string(welld::Step::pidfile)).c_str(),
-              options.pidfile.size());
+  std::printf("%s %zu\n", std::string(welld::to_string(welld::Step::pidfile)).c_str(), options.pidfile.size());
   return welld::to_string(welld::Step::pidfile) == "pidfile" ? 0 : 1;
 }

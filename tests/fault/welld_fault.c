@@ -54,17 +54,17 @@ enum { kMaxFaults = 8, kFieldSize = 256, kAnyDepth = -1 };
 
 struct fault {
   char call[32];
-  int error;   // the errno to fail with; 0 with kill
-  int kill;    // SIGKILL instead of failing
+  int error;  // the errno to fail with; 0 with kill
+  int kill;   // SIGKILL instead of failing
   long nth;
-  long seen;   // matching calls so far in this line of descent
-  int depth;   // kAnyDepth or a fork depth
+  long seen;  // matching calls so far in this line of descent
+  int depth;  // kAnyDepth or a fork depth
   char substring[kFieldSize];
 };
 
 static struct fault g_faults[kMaxFaults];
 static int g_nfaults;
-static int g_depth;   // forks since the shim was loaded, in this process's line
+static int g_depth;  // forks since the shim was loaded, in this process's line
 static char g_log[4096];
 
 // ---- the real functions -----------------------------------------------------
@@ -134,14 +134,35 @@ static const struct {
   const char* name;
   int value;
 } kErrnoNames[] = {
-    {"EPERM", EPERM},     {"ENOENT", ENOENT},   {"EINTR", EINTR},           {"EIO", EIO},
-    {"ENXIO", ENXIO},     {"E2BIG", E2BIG},     {"ENOEXEC", ENOEXEC},       {"EBADF", EBADF},
-    {"EAGAIN", EAGAIN},   {"ENOMEM", ENOMEM},   {"EACCES", EACCES},         {"EFAULT", EFAULT},
-    {"EBUSY", EBUSY},     {"EEXIST", EEXIST},   {"ENOTDIR", ENOTDIR},       {"EISDIR", EISDIR},
-    {"EINVAL", EINVAL},   {"ENFILE", ENFILE},   {"EMFILE", EMFILE},         {"ETXTBSY", ETXTBSY},
-    {"ENOSPC", ENOSPC},   {"EROFS", EROFS},     {"ENOLCK", ENOLCK},         {"ENOSYS", ENOSYS},
-    {"ELOOP", ELOOP},     {"EDQUOT", EDQUOT},   {"ENAMETOOLONG", ENAMETOOLONG},
-    {"EAFNOSUPPORT", EAFNOSUPPORT},             {"EPROTONOSUPPORT", EPROTONOSUPPORT},
+    {"EPERM", EPERM},
+    {"ENOENT", ENOENT},
+    {"EINTR", EINTR},
+    {"EIO", EIO},
+    {"ENXIO", ENXIO},
+    {"E2BIG", E2BIG},
+    {"ENOEXEC", ENOEXEC},
+    {"EBADF", EBADF},
+    {"EAGAIN", EAGAIN},
+    {"ENOMEM", ENOMEM},
+    {"EACCES", EACCES},
+    {"EFAULT", EFAULT},
+    {"EBUSY", EBUSY},
+    {"EEXIST", EEXIST},
+    {"ENOTDIR", ENOTDIR},
+    {"EISDIR", EISDIR},
+    {"EINVAL", EINVAL},
+    {"ENFILE", ENFILE},
+    {"EMFILE", EMFILE},
+    {"ETXTBSY", ETXTBSY},
+    {"ENOSPC", ENOSPC},
+    {"EROFS", EROFS},
+    {"ENOLCK", ENOLCK},
+    {"ENOSYS", ENOSYS},
+    {"ELOOP", ELOOP},
+    {"EDQUOT", EDQUOT},
+    {"ENAMETOOLONG", ENAMETOOLONG},
+    {"EAFNOSUPPORT", EAFNOSUPPORT},
+    {"EPROTONOSUPPORT", EPROTONOSUPPORT},
     {"EOPNOTSUPP", EOPNOTSUPP},
 };
 

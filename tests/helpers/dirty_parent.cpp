@@ -25,7 +25,7 @@ void make_dirty(const std::string& cwd, int& inherited) {
   if (::setsid() < 0) std::perror("setsid");
   int master = ::posix_openpt(O_RDWR | O_NOCTTY);
   if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) std::perror("pty");
-  int slave = ::open(::ptsname(master), O_RDWR);   // no O_NOCTTY: becomes our ctty
+  int slave = ::open(::ptsname(master), O_RDWR);  // no O_NOCTTY: becomes our ctty
   if (slave < 0 || ::ioctl(slave, TIOCSCTTY, 0) != 0) std::perror("ctty");
   ::dup2(slave, 0);
   ::umask(077);
@@ -37,7 +37,7 @@ void make_dirty(const std::string& cwd, int& inherited) {
   ::signal(SIGUSR1, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
   ::setenv("SECRET_TOKEN", "hunter2", 1);
-  inherited = ::open("/etc/hostname", O_RDONLY);   // deliberately not O_CLOEXEC
+  inherited = ::open("/etc/hostname", O_RDONLY);  // deliberately not O_CLOEXEC
   if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) std::perror("chdir");
 }
 
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   if (keep_fd) options.keep_fds.push_back(inherited);
   auto init = [&] {
-    std::puts("init ran");   // goes to the daemon's stdout: /dev/null or the log
+    std::puts("init ran");  // goes to the daemon's stdout: /dev/null or the log
     std::fflush(stdout);
     if (crash) ::raise(SIGKILL);
     return init_code;
@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
   };
   if (foreground) {
     int status = 0;
-    welld::Status st = welld::run_foreground(options, init, [] { return 7; }, &status);
-    std::printf(st ? "foreground %d\n" : "fail %d %d %d\n", st ? status : static_cast<int>(st.step), st.error, st.holder);
+    welld::Status st = welld::run_foreground(
+        options, init, [] { return 7; }, &status);
+    std::printf(st ? "foreground %d\n" : "fail %d %d %d\n", st ? status : static_cast<int>(st.step), st.error,
+                st.holder);
     return st ? 0 : 1;
   }
   welld::Status st = welld::daemonize(options, init, run);

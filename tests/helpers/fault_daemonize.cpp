@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (inherited_fd && ::open("/etc/hostname", O_RDONLY) < 0) {   // deliberately not O_CLOEXEC
+  if (inherited_fd && ::open("/etc/hostname", O_RDONLY) < 0) {  // deliberately not O_CLOEXEC
     std::perror("fault_daemonize: /etc/hostname");
     return 2;
   }
@@ -71,10 +71,12 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   welld::Status st;
   if (exec_argv.empty()) {
-    st = welld::daemonize(options, [] { return 0; }, [] {
-      for (;;) ::pause();
-      return 0;
-    });
+    st = welld::daemonize(
+        options, [] { return 0; },
+        [] {
+          for (;;) ::pause();
+          return 0;
+        });
   } else {
     st = welld::spawn_daemon(options, exec_argv);
   }

@@ -70,6 +70,6 @@ int main(int argc, char** argv) {
   int ready = static_cast<int>(std::strtol(argv[2], nullptr, 10));
   int rc = mode == "all" ? break_all() : mode == "groups" ? break_groups() : 3;
   if (rc != 0) return rc;
-  (void)!write(ready, "ready\n", 6);   // and keep the pipe open: a launcher's pipe
+  (void)!write(ready, "ready\n", 6);  // and keep the pipe open: a launcher's pipe
   for (;;) pause();
 }

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_signal;
   sigfillset(&sa.sa_mask);
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &sa, nullptr);   // EINVAL for reserved ones
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &sa, nullptr);  // EINVAL for reserved ones
   }
   sigset_t none;
   sigemptyset(&none);

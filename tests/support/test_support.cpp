@@ -65,11 +65,11 @@ void ProcessGuard::reset(pid_t pid) {
   if (pidfd_ >= 0) {
     ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
   } else if (by_pid_) {
-    ::kill(pid_, SIGKILL);   // no pidfds (old kernel, valgrind): by PID
+    ::kill(pid_, SIGKILL);  // no pidfds (old kernel, valgrind): by PID
   }
   if (pidfd_ >= 0 || by_pid_) {
     wait_gone(std::chrono::seconds(30));
-    ::waitpid(pid_, nullptr, WNOHANG);   // reap if it happens to be our child
+    ::waitpid(pid_, nullptr, WNOHANG);  // reap if it happens to be our child
   }
   if (pidfd_ >= 0) ::close(pidfd_);
   pid_ = pid;
@@ -154,8 +154,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
       if (::waitpid(pid, &status, WNOHANG) == pid) exited = reaped = true;
       left = std::min(left, std::chrono::milliseconds(10));
     }
-    pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0},
-                   {exited ? -1 : pidfd, POLLIN, 0}};
+    pollfd p[3] = {
+        {out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}, {exited ? -1 : pidfd, POLLIN, 0}};
     if (::poll(p, 3, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
     char buf[4096];
     for (int i = 0; i < 2; ++i) {
@@ -213,7 +213,7 @@ std::vector<std::string> proc_stat(pid_t pid) {
   auto open = text.find('(');
   auto close = text.rfind(')');
   if (open == std::string::npos || close == std::string::npos) return fields;
-  fields.emplace_back();   // 1-based
+  fields.emplace_back();  // 1-based
   fields.push_back(text.substr(0, open - 1));
   fields.push_back(text.substr(open + 1, close - open - 1));
   std::istringstream rest(text.substr(close + 2));

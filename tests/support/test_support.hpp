@@ -53,14 +53,14 @@ class ProcessGuard {
  private:
   pid_t pid_ = -1;
   int pidfd_ = -1;
-  bool by_pid_ = false;   // no pidfds here (ENOSYS: old kernel, valgrind)
+  bool by_pid_ = false;  // no pidfds here (ENOSYS: old kernel, valgrind)
 };
 
 struct RunResult {
-  int exit_code = -1;          // WEXITSTATUS, or -1 when killed / timed out
+  int exit_code = -1;  // WEXITSTATUS, or -1 when killed / timed out
   int term_signal = 0;
   bool timed_out = false;
-  pid_t pid = -1;              // the process that ran
+  pid_t pid = -1;  // the process that ran
   std::string out;
   std::string err;
 };
@@ -68,8 +68,7 @@ struct RunResult {
 /// Run argv (argv[0] a path) with stdin from /dev/null and stdout/stderr
 /// captured, until both pipes reach EOF and the process exits, or `timeout`.
 /// `env` (when given) replaces the environment.
-RunResult run(const std::vector<std::string>& argv,
-              std::chrono::milliseconds timeout = std::chrono::seconds(60),
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60),
               const std::optional<std::vector<std::string>>& env = std::nullopt);
 
 std::string read_file(const std::string& path);

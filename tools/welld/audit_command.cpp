@@ -36,8 +36,8 @@ std::string json_string(std::string_view text) {
 }
 
 std::string to_json(const AuditReport& r) {
-  std::string out = fmt::format(R"({{"pid":{},"command":{},"verdict":"{}","rules":[)", r.pid,
-                                json_string(r.command), to_string(r.overall()));
+  std::string out = fmt::format(R"({{"pid":{},"command":{},"verdict":"{}","rules":[)", r.pid, json_string(r.command),
+                                to_string(r.overall()));
   for (size_t i = 0; i < r.findings.size(); ++i) {
     const Finding& f = r.findings[i];
     out += fmt::format(R"({}{{"rule":"{}","verdict":"{}","evidence":[)", i == 0 ? "" : ",", f.rule,
@@ -98,7 +98,7 @@ int audit_all(const AuditArgs& a) {
   if (!a.json) fmt::print("{:<8} {:<16} {:<7} {}\n", "PID", "COMMAND", "VERDICT", "FAILED RULES");
   for (pid_t pid : daemon_like_processes()) {
     AuditReport r;
-    if (audit_process(pid, {}, r)) continue;   // gone, or not ours to read
+    if (audit_process(pid, {}, r)) continue;  // gone, or not ours to read
     any_fail = any_fail || r.overall() == Verdict::fail;
     if (a.json) {
       if (!first) json += ',';

@@ -15,13 +15,13 @@ using Action = std::function<int()>;
 // Exit codes shared by every verb (LSB init-script actions), see docs/welld.1.md.
 namespace exit_code {
 inline constexpr int ok = 0;
-inline constexpr int failure = 1;          // generic or unspecified error
-inline constexpr int usage = 2;            // invalid or excess arguments
-inline constexpr int unimplemented = 3;    // (LSB) unimplemented feature
-inline constexpr int privilege = 4;        // user had insufficient privilege
-inline constexpr int not_installed = 5;    // program is not installed / not executable
-inline constexpr int not_configured = 6;   // program is not configured
-inline constexpr int not_running = 7;      // program is not running
+inline constexpr int failure = 1;         // generic or unspecified error
+inline constexpr int usage = 2;           // invalid or excess arguments
+inline constexpr int unimplemented = 3;   // (LSB) unimplemented feature
+inline constexpr int privilege = 4;       // user had insufficient privilege
+inline constexpr int not_installed = 5;   // program is not installed / not executable
+inline constexpr int not_configured = 6;  // program is not configured
+inline constexpr int not_running = 7;     // program is not running
 // status verb (LSB): 0 running, 1 dead but PID file exists, 3 not running, 4 unknown
 inline constexpr int status_dead = 1;
 inline constexpr int status_not_running = 3;

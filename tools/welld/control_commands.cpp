@@ -28,9 +28,9 @@ struct ControlArgs {
 };
 
 void add_common(CLI::App& sub, ControlArgs& a) {
-  sub.add_option("-p,--pidfile", a.pidfile, "the daemon's PID file")
-      ->required()
-      ->check([](const std::string& s) { return s.empty() ? std::string("empty path") : std::string(); });
+  sub.add_option("-p,--pidfile", a.pidfile, "the daemon's PID file")->required()->check([](const std::string& s) {
+    return s.empty() ? std::string("empty path") : std::string();
+  });
   sub.add_option("--name", a.name, "name used in messages (default: the PID file's name)");
 }
 
@@ -41,7 +41,7 @@ void add_trust(CLI::App& sub, ControlArgs& a) {
 
 int failure_code(const std::error_code& ec) {
   return ec == std::errc::operation_not_permitted || ec == std::errc::permission_denied ? exit_code::privilege
-                                                                                         : exit_code::failure;
+                                                                                        : exit_code::failure;
 }
 
 int run_stop(const ControlArgs& a) {
@@ -74,8 +74,8 @@ int run_status(const ControlArgs& a) {
   std::string name = a.display_name();
   switch (file.state) {
     case PidfileState::running:
-      fmt::print("{} is running (pid {}, up {}): {}\n", name, file.pid,
-                 format_duration(process_uptime(file.pid)), process_command_line(file.pid));
+      fmt::print("{} is running (pid {}, up {}): {}\n", name, file.pid, format_duration(process_uptime(file.pid)),
+                 process_command_line(file.pid));
       return exit_code::ok;
     case PidfileState::absent: fmt::print("{} is not running\n", name); return exit_code::status_not_running;
     case PidfileState::stale:
@@ -100,7 +100,9 @@ int run_reload(const ControlArgs& a) {
   SignalResult r = signal_daemon(a.pidfile, *sig, {.trust_any = a.trust_pidfile});
   std::string name = a.display_name();
   switch (r.outcome) {
-    case SignalOutcome::sent: fmt::print("sent SIG{} to {} (pid {})\n", signal_name(*sig), name, r.pid); return exit_code::ok;
+    case SignalOutcome::sent:
+      fmt::print("sent SIG{} to {} (pid {})\n", signal_name(*sig), name, r.pid);
+      return exit_code::ok;
     case SignalOutcome::not_running: error_line("reload", name + " is " + r.reason); return exit_code::not_running;
     case SignalOutcome::refused: error_line("reload", r.reason); return exit_code::failure;
     case SignalOutcome::failed: error_line("reload", r.reason); return failure_code(r.error);
@@ -113,7 +115,8 @@ int run_reload(const ControlArgs& a) {
 void add_stop_command(CLI::App& root, Action& action) {
   auto args = std::make_shared<ControlArgs>();
   auto* sub = root.add_subcommand("stop", "stop the daemon named by a PID file; exit 0 also when not running");
-  sub->footer(verb_footer("welld stop -p FILE [--signal SIG] [--timeout DURATION]", "0 stopped or not running, 1 failure or refused PID file, 2 usage, 4 no permission"));
+  sub->footer(verb_footer("welld stop -p FILE [--signal SIG] [--timeout DURATION]",
+                          "0 stopped or not running, 1 failure or refused PID file, 2 usage, 4 no permission"));
   add_common(*sub, *args);
   add_trust(*sub, *args);
   sub->add_option("--signal", args->signal, "signal to send first (default TERM; TERM, SIGTERM or 15)");
@@ -123,8 +126,11 @@ void add_stop_command(CLI::App& root, Action& action) {
 
 void add_status_command(CLI::App& root, Action& action) {
   auto args = std::make_shared<ControlArgs>();
-  auto* sub = root.add_subcommand("status", "is the daemon running? (LSB: 0 running, 1 dead, 3 not running, 4 unknown)");
-  sub->footer(verb_footer("welld status -p FILE", "0 running, 1 dead but PID file exists, 3 not running, 4 unknown (unreadable or unverifiable PID file), 2 usage"));
+  auto* sub = root.add_subcommand("status",
+                                  "is the daemon running? (LSB: 0 running, 1 dead, 3 not running, 4 unknown)");
+  sub->footer(verb_footer("welld status -p FILE",
+                          "0 running, 1 dead but PID file exists, 3 not running, 4 unknown (unreadable or unverifiable "
+                          "PID file), 2 usage"));
   add_common(*sub, *args);
   sub->callback([args, &action] { action = [args] { return run_status(*args); }; });
 }
@@ -132,7 +138,8 @@ void add_status_command(CLI::App& root, Action& action) {
 void add_reload_command(CLI::App& root, Action& action) {
   auto args = std::make_shared<ControlArgs>();
   auto* sub = root.add_subcommand("reload", "send the daemon its reload signal (default HUP); 7 when not running");
-  sub->footer(verb_footer("welld reload -p FILE [--signal SIG]", "0 signal sent, 1 failure or refused PID file, 2 usage, 4 no permission, 7 not running"));
+  sub->footer(verb_footer("welld reload -p FILE [--signal SIG]",
+                          "0 signal sent, 1 failure or refused PID file, 2 usage, 4 no permission, 7 not running"));
   add_common(*sub, *args);
   add_trust(*sub, *args);
   sub->add_option("--signal", args->signal, "signal to send (default HUP)");

@@ -8,8 +8,8 @@ namespace welld::cli {
 
 class Interrupts {
  public:
-  Interrupts();    // installs the handlers
-  ~Interrupts();   // restores SIG_DFL
+  Interrupts();   // installs the handlers
+  ~Interrupts();  // restores SIG_DFL
   Interrupts(const Interrupts&) = delete;
   Interrupts& operator=(const Interrupts&) = delete;
   Interrupts(Interrupts&&) = delete;

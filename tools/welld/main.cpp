@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
-  } catch (const std::exception& e) {   // out of memory, say: one line, not an abort
+  } catch (const std::exception& e) {  // out of memory, say: one line, not an abort
     welld::cli::error_line("error", e.what());
     return welld::cli::exit_code::failure;
   }

@@ -1,9 +1,9 @@
 // welld start / restart: the fifteen steps, then exec COMMAND in the daemon.
 #include <fmt/core.h>
 
+#include <unistd.h>
 #include <climits>
 #include <csignal>
-#include <unistd.h>
 
 #include <cerrno>
 #include <optional>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "interrupts.hpp"
 #include "welld/control.hpp"
 #include "welld/daemon.hpp"
 #include "welld/listen.hpp"
@@ -18,10 +19,9 @@
 #include "welld/pidfile.hpp"
 #include "welld/process.hpp"
 #include "welld/readiness.hpp"
-#include "interrupts.hpp"
 
 // POSIX asks programs to declare environ; <unistd.h> does only under _GNU_SOURCE.
-extern char** environ;   // NOLINT(readability-redundant-declaration)
+extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace welld::cli {
 namespace {
@@ -61,16 +61,14 @@ CLI::Validator non_empty() {
 }
 
 void add_start_options(CLI::App& sub, StartArgs& a) {
-  sub.add_option("-p,--pidfile", a.pidfile,
-                 "PID file written by the daemon (relative: against the current directory)")
+  sub.add_option("-p,--pidfile", a.pidfile, "PID file written by the daemon (relative: against the current directory)")
       ->check(non_empty());
   sub.add_option("--chdir", a.chdir, "working directory of the daemon (default /)")->check(non_empty());
   sub.add_option("--umask", a.umask,
                  "umask of the daemon, octal (default 022 like systemd services; the library's "
                  "default is 0)");
   sub.add_option("--env", a.env, "set NAME=VALUE in the daemon's environment (repeatable)");
-  sub.add_option("--keep-env", a.keep_env,
-                 "keep NAME from this environment; globs like 'LC_*' allowed (repeatable)");
+  sub.add_option("--keep-env", a.keep_env, "keep NAME from this environment; globs like 'LC_*' allowed (repeatable)");
   sub.add_flag("--inherit-env", a.inherit_env,
                "keep the whole environment except dangerous loader variables (LD_*, MALLOC_*...)");
   auto* out = sub.add_option("--stdout", a.stdout_path, "append the daemon's stdout to FILE")->check(non_empty());
@@ -84,10 +82,12 @@ void add_start_options(CLI::App& sub, StartArgs& a) {
   sub.add_option("-u,--user", a.user, "run as USER[:GROUP] (names or ids), with USER's own groups")->check(non_empty());
   sub.add_option("-g,--group", a.group, "primary group (default: the user's)")->check(non_empty());
   sub.add_option("--supplementary-groups", a.supplementary_groups,
-                 "G1,G2,... instead of the user's own groups, or 'none'")->check(non_empty());
+                 "G1,G2,... instead of the user's own groups, or 'none'")
+      ->check(non_empty());
   sub.add_option("--chroot", a.chroot,
                  "chroot to DIR after writing the PID file and opening logs (those are host paths; "
-                 "--chdir and COMMAND are inside DIR)")->check(non_empty());
+                 "--chdir and COMMAND are inside DIR)")
+      ->check(non_empty());
   sub.add_flag("--no-new-privs", a.no_new_privs, "set PR_SET_NO_NEW_PRIVS: setuid binaries cannot gain privileges");
   sub.add_option("--nice", a.nice, "scheduling niceness, -20..19")->check(CLI::Range(-20, 19));
   sub.add_option("--rlimit", a.rlimits, "NAME=SOFT[:HARD], e.g. nofile=4096 or core=unlimited (repeatable)");
@@ -314,7 +314,9 @@ std::string restart_stop(const StartArgs& a, std::string_view verb, int& code) {
 void add_start_command(CLI::App& root, Action& action) {
   auto args = std::make_shared<StartArgs>();
   auto* sub = root.add_subcommand("start", "start COMMAND as a daemon; exit 0 once it runs");
-  sub->footer(verb_footer("welld start [OPTIONS] -- COMMAND [ARG...]", "0 started (or already running with --ok-if-running), 1 failure (e.g. already running), 2 usage or bad option, 4 no permission, 5 COMMAND not found or not executable"));
+  sub->footer(verb_footer("welld start [OPTIONS] -- COMMAND [ARG...]",
+                          "0 started (or already running with --ok-if-running), 1 failure (e.g. already running), 2 "
+                          "usage or bad option, 4 no permission, 5 COMMAND not found or not executable"));
   add_start_options(*sub, *args);
   sub->callback([args, &action] { action = [args] { return run_start(*args, "start"); }; });
 }
