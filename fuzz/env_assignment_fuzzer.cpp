@@ -68,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   std::vector<char*> environ_array;
+  environ_array.reserve(environment.size() + 1);
   for (auto& e : environment) environ_array.push_back(e.data());
   environ_array.push_back(nullptr);
 
@@ -90,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       WELLD_FUZZ_REQUIRE(entry == set->second);  // --env wins, the last one
       continue;
     }
-    if (name == "PATH" && entry == std::string("PATH=").append(welld::kDefaultPath) && !from_caller.count(entry)) {
+    if (name == "PATH" && entry == std::string("PATH=").append(welld::kDefaultPath) && !from_caller.contains(entry)) {
       continue;  // the default PATH
     }
     // Otherwise it is the caller's, and allowed to pass.

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -25,10 +26,7 @@ bool numeric_address(const std::string& host) {
 // colon-separated, and systemd accepts printable ASCII names of at most 255.
 bool valid_fd_name(const std::string& name) {
   if (name.empty() || name.size() > 255) return false;
-  for (char c : name) {
-    if (c == ':' || c < ' ' || c > '~') return false;
-  }
-  return true;
+  return std::ranges::all_of(name, [](char c) { return c != ':' && c >= ' ' && c <= '~'; });
 }
 
 std::string canonical(const welld::ListenSpec& s) {

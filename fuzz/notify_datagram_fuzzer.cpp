@@ -1,5 +1,6 @@
 // parse_notify_datagram: what `welld start --ready=notify` makes of an
 // sd_notify datagram (untrusted: anyone who reaches the socket can send one).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,12 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      m.main_pid == folded.main_pid && m.extend_timeout_us == folded.extend_timeout_us);
 
   // A flag is set only by its exact line; STATUS= is one line, taken as sent.
-  auto has_line = [&](std::string_view wanted) {
-    for (auto line : lines) {
-      if (line == wanted) return true;
-    }
-    return false;
-  };
+  auto has_line = [&](std::string_view wanted) { return std::ranges::find(lines, wanted) != lines.end(); };
   if (m.ready) WELLD_FUZZ_REQUIRE(has_line("READY=1"));
   if (m.reloading) WELLD_FUZZ_REQUIRE(has_line("RELOADING=1"));
   if (m.stopping) WELLD_FUZZ_REQUIRE(has_line("STOPPING=1"));

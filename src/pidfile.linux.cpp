@@ -256,8 +256,8 @@ int fill_pidfile(int fd, pid_t pid, bool truncate) noexcept {
   if (!write_all(fd, text, len)) return errno;
   if (start == 0) {
     ::fremovexattr(fd, kIdentityXattr);  // a stale file's record must not outlive it
-  } else if (::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 && errno != ENOTSUP &&
-             errno != EOPNOTSUPP) {
+  } else if (::fsetxattr(fd, kIdentityXattr, identity, identity_len, 0) != 0 &&
+             errno != ENOTSUP) {  // no xattrs on this file system (EOPNOTSUPP is the same number)
     return errno;
   }
   ::fchmod(fd, 0644);

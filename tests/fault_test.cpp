@@ -250,7 +250,8 @@ INSTANTIATE_TEST_SUITE_P(Calls, LibraryFault, ::testing::ValuesIn(kLibraryCases)
 
 // ---- welld start -----------------------------------------------------------------
 
-struct CliCase {
+// Fields in the order the case table reads them, padding notwithstanding.
+struct CliCase {  // NOLINT(clang-analyzer-optin.performance.Padding)
   const char* name;
   const char* fault;
   const char* fired;
@@ -267,7 +268,7 @@ struct CliCase {
 t::RunResult welld_start(const std::string& pidfile, const std::vector<std::string>& extra,
                          const std::vector<std::string>& env, bool inherited_fd = false) {
   std::vector<std::string> args = {WELLD_CLI_PATH, "start", "-p", pidfile};
-  if (inherited_fd) args.insert(args.begin(), {"/bin/sh", "-c", "exec 7</etc/hostname; exec \"$0\" \"$@\""});
+  if (inherited_fd) args.insert(args.begin(), {"/bin/sh", "-c", R"(exec 7</etc/hostname; exec "$0" "$@")"});
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--", "/bin/sleep", "1000"});
   return t::run(args, 60s, env);

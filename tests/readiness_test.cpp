@@ -20,6 +20,7 @@
 #include "welld/readiness.hpp"
 
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 namespace t = welld::test;
 using Clock = std::chrono::steady_clock;
 
@@ -317,8 +318,8 @@ TEST(Readiness, SpecErrorsAreOneLineAndNulsAreRefused) {
             "invalid --ready mode 'bogus??[31mred' (exec, notify[:@NAME|PATH], fd[:N], tcp:[HOST:]PORT, "
             "unix:PATH, file:PATH)");
   // Found by fuzzing: a NUL cut the host or the notify socket name short.
-  EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:127.0.0.1\0junk:80", 22)));
-  EXPECT_FALSE(welld::parse_ready_spec(std::string("notify:@name\0more", 18)));
+  EXPECT_FALSE(welld::parse_ready_spec(std::string("tcp:127.0.0.1\0junk:80"s)));
+  EXPECT_FALSE(welld::parse_ready_spec(std::string("notify:@name\0more"s)));
   EXPECT_TRUE(welld::parse_ready_spec(std::string("notify:@name", 12)));
   auto r = welld_cli({"start", "--ready=bogus\nwelld: start: started", "--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 2);

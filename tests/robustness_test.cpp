@@ -107,6 +107,8 @@ class Subreaper {
   ~Subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, previous_); }
   Subreaper(const Subreaper&) = delete;
   Subreaper& operator=(const Subreaper&) = delete;
+  Subreaper(Subreaper&&) = delete;
+  Subreaper& operator=(Subreaper&&) = delete;
 
  private:
   int previous_ = 0;
@@ -125,6 +127,8 @@ class ChildrenCleanup {
   }
   ChildrenCleanup(const ChildrenCleanup&) = delete;
   ChildrenCleanup& operator=(const ChildrenCleanup&) = delete;
+  ChildrenCleanup(ChildrenCleanup&&) = delete;
+  ChildrenCleanup& operator=(ChildrenCleanup&&) = delete;
 };
 
 // ---- mounts ---------------------------------------------------------------
@@ -154,6 +158,8 @@ class Mount {
   }
   Mount(const Mount&) = delete;
   Mount& operator=(const Mount&) = delete;
+  Mount(Mount&&) = delete;
+  Mount& operator=(Mount&&) = delete;
 
   // Empty on success, else the error.
   std::string tmpfs(const std::string& target, const std::string& options) {
@@ -188,8 +194,7 @@ void fill(const std::string& dir) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0) << std::strerror(errno);
   std::string block(4096, 'x');
-  ssize_t n;
-  while ((n = ::write(fd, block.data(), block.size())) > 0) {
+  while (::write(fd, block.data(), block.size()) > 0) {
   }
   int err = errno;
   ::close(fd);
@@ -514,6 +519,7 @@ Round race(const std::string& pidfile, const std::vector<std::string>& command, 
   std::latch go(starters + 1);
   std::atomic<int> starting(starters);
   std::vector<std::thread> threads;
+  threads.reserve(starters + 1);
   for (int i = 0; i < starters; ++i) {
     threads.emplace_back([&, i] {
       std::vector<std::string> args = {"start", "-p", pidfile, "--"};
@@ -567,7 +573,9 @@ void race_rounds(int rounds, int starters) {
         EXPECT_EQ(r.err, "welld: start: already running (pid " + std::to_string(*holder) + ")\n");
         EXPECT_NE(*holder, stranger.pid()) << "a stale PID file was taken for a running daemon";
       } else if (auto pid = pid_in_message(r.err, died_prefix)) {
-        EXPECT_EQ(r.err, died_prefix + std::to_string(*pid) + died_suffix);
+        std::string expected = died_prefix;
+        expected.append(std::to_string(*pid)).append(died_suffix);
+        EXPECT_EQ(r.err, expected);
         died.insert(*pid);
       } else {
         ADD_FAILURE() << "unexpected start failure: " << r.err;
@@ -602,7 +610,7 @@ void race_rounds(int rounds, int starters) {
     EXPECT_LE(alive.size(), 1U) << "two daemons";
     EXPECT_EQ(started, static_cast<int>(alive.size() + ended.size())) << "a started daemon is unaccounted for";
     for (pid_t pid : stopped) {
-      EXPECT_TRUE(ended.count(pid) || died.count(pid)) << "stop named " << pid << ", which no start created";
+      EXPECT_TRUE(ended.contains(pid) || died.contains(pid)) << "stop named " << pid << ", which no start created";
     }
     for (pid_t pid : died) EXPECT_TRUE(stopped.count(pid)) << pid;
     if (alive.empty()) {

@@ -16,6 +16,7 @@
 #include "welld/notify.hpp"
 
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 namespace t = welld::test;
 
 namespace {
@@ -152,8 +153,8 @@ TEST(Listen, SpecErrorsAreOneLineAndNulsAreRefused) {
   EXPECT_FALSE(welld::parse_listen_spec("tcp:[::1\n]:80", &error));
   EXPECT_EQ(error, "invalid --listen 'tcp:[::1?]:80': HOST must be a numeric IPv4 or IPv6 address");
   // Found by fuzzing: a NUL cut the host short, and the rest was ignored.
-  EXPECT_FALSE(welld::parse_listen_spec(std::string("tcp:127.0.0.1\0junk:80", 22)));
-  EXPECT_FALSE(welld::parse_listen_spec(std::string("tcp:[::\0\0]:80", 13)));
+  EXPECT_FALSE(welld::parse_listen_spec("tcp:127.0.0.1\0junk:80"s));
+  EXPECT_FALSE(welld::parse_listen_spec("tcp:[::\0\0]:80"s));
 }
 
 TEST(Listen, ListenFdsFollowsSdListenFds) {

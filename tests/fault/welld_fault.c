@@ -238,10 +238,10 @@ static int parse_entry(char* entry, struct fault* f) {
 
 static void bad_spec(const char* spec) {
   static const char prefix[] = "welld_fault: malformed WELLD_FAULT: ";
-  ssize_t ignored = write(2, prefix, sizeof prefix - 1);
-  ignored = write(2, spec, strlen(spec));
-  ignored = write(2, "\n", 1);
-  (void)ignored;
+  // Best effort: the process exits right after, whatever these return.
+  (void)!write(2, prefix, sizeof prefix - 1);
+  (void)!write(2, spec, strlen(spec));
+  (void)!write(2, "\n", 1);
   _exit(125);
 }
 
@@ -276,12 +276,13 @@ __attribute__((constructor)) static void welld_fault_init(void) {
   resolve(&real.syscall, sizeof real.syscall, "syscall");
 
   const char* log = getenv("WELLD_FAULT_LOG");
-  if (log != NULL && strlen(log) < sizeof g_log) strcpy(g_log, log);
+  if (log != NULL && strlen(log) < sizeof g_log) memcpy(g_log, log, strlen(log) + 1);
   const char* spec = getenv("WELLD_FAULT");
   if (spec == NULL || *spec == '\0') return;
   static char copy[kMaxFaults * (kFieldSize + 128)];
-  if (strlen(spec) >= sizeof copy) bad_spec(spec);
-  strcpy(copy, spec);
+  size_t spec_len = strlen(spec);
+  if (spec_len >= sizeof copy) bad_spec(spec);
+  memcpy(copy, spec, spec_len + 1);
   char* save = NULL;
   for (char* entry = strtok_r(copy, ",", &save); entry != NULL; entry = strtok_r(NULL, ",", &save)) {
     if (g_nfaults == kMaxFaults || !parse_entry(entry, &g_faults[g_nfaults])) bad_spec(spec);

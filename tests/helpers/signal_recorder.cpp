@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace {
 
@@ -33,8 +34,7 @@ void on_signal(int sig) {
   size_t len = 0, nd = 0;
   for (long v = ::getpid(); v > 0; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
   while (nd > 0) line[len++] = digits[--nd];
-  std::memcpy(line + len, " signal ", 8);
-  len += 8;
+  for (char c : std::string_view(" signal ")) line[len++] = c;
   for (int v = sig; v > 0; v /= 10) digits[nd++] = static_cast<char>('0' + v % 10);
   while (nd > 0) line[len++] = digits[--nd];
   line[len++] = '\n';
