@@ -78,6 +78,20 @@ for tool in tools:
 peers = [statistics.median(by[t]["times"]) * 1000 for t in tools if t != "welld"]
 print(f"\nTarget: welld's median ≤ the fastest peer's median: {wmed:.2f} ms vs {min(peers):.2f} ms, "
       f"{verdict(wmed <= min(peers))}.\n")
+ref_file = out / "walltime-ref.json"
+if ref_file.exists():
+    ref = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.loads(ref_file.read_text())["results"]}
+    true_ms, startup_ms = ref["true"], ref["welld-startup"]
+    d3_ms = statistics.median(by["daemon3"]["times"]) * 1000
+    print("Where the time goes (medians of the same run, milliseconds): starting any process and")
+    print(f"letting it exit (`/bin/true`) costs {true_ms:.2f}; welld's own start-up (`welld status` of")
+    print(f"an absent PID file: loader, C++ runtime, command line) {startup_ms:.2f}, that is "
+          f"{startup_ms - true_ms:+.2f} over `/bin/true`.")
+    print(f"`welld start` then spends {wmed - startup_ms:.2f} more: the fifteen steps, the PID file and the")
+    print("daemon's exec of the program, which welld waits for so that it can report a failed step or")
+    print(f"exec with its errno. The daemon(3) program returns right after its first fork "
+          f"({d3_ms - true_ms:+.2f} over `/bin/true`):")
+    print("its steps, PID file and exec happen after it returned, and their failures go unreported.\n")
 
 # 3. readiness
 ready = numbers("ready.txt")
@@ -118,8 +132,9 @@ print()
 # 6. memory
 print("## 6. Memory\n")
 print("Peak resident set of the launcher and of the processes it reaped (wait4's")
-print("ru_maxrss; the launcher is started with posix_spawn), KiB. welld's daemon runs only the")
-print("fifteen steps between fork and exec, allocating nothing, so it adds nothing")
+print("ru_maxrss; the launcher is started with posix_spawn), KiB. welld creates its daemon the")
+print("way posix_spawn creates a child (clone with CLONE_VM | CLONE_VFORK): until its exec the daemon")
+print("runs the fifteen steps in welld's own memory, allocating nothing, so it has no resident set")
 print("of its own before it becomes the program.\n")
 mem = dict(read_tsv("memory.tsv"))
 print("| launcher | peak RSS (KiB) | ratio to welld |\n|---|---|---|")

@@ -6,7 +6,10 @@
 // Report is smaller than PIPE_BUF, so each write is atomic.
 #include <fcntl.h>
 #include <poll.h>
+#include <sanitizer/asan_interface.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "pidfd.linux.hpp"
 #include "welld/daemon.hpp"
@@ -268,13 +272,16 @@ std::optional<Status> plan_exec(const std::vector<std::string>& argv, Plan& plan
 // ---- after fork: async-signal-safe only --------------------------------
 
 // Where the daemon's own PID file is, for removal: the path, or (after a
-// chroot) a directory fd opened before it and the file's name.
-int g_pidfile_dir = AT_FDCWD;
-const char* g_pidfile_name = nullptr;
+// chroot) a directory fd opened before it and the file's name. A local of the
+// daemon, never a global: spawn_daemon's children share the caller's memory.
+struct OwnPidfile {
+  int dir = AT_FDCWD;
+  const char* name = nullptr;
 
-void remove_own_pidfile() noexcept {
-  if (g_pidfile_name != nullptr) remove_pidfile_at(g_pidfile_dir, g_pidfile_name, ::getpid());
-}
+  void remove() const noexcept {
+    if (name != nullptr) remove_pidfile_at(dir, name, ::getpid());
+  }
+};
 
 void send(int fd, ReportKind kind, Step step = Step::none, int error = 0) noexcept {
   Report r{kind, static_cast<std::int32_t>(step), error, static_cast<std::int32_t>(::getpid())};
@@ -293,11 +300,13 @@ bool move_to(int fd, int target) noexcept {
   return ::dup2(fd, target) >= 0;
 }
 
+// O_NONBLOCK so that a FIFO put in the file's place fails (ENXIO) instead of
+// blocking the daemon, and its starter, until a reader comes; cleared after.
 int open_log(const char* path) noexcept {
-  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd < 0) return -1;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ::fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) != 0) {
     ::close(fd);
     errno = EINVAL;
     return -1;
@@ -322,8 +331,8 @@ int redirect_stdio(const Plan& plan) noexcept {
   return 0;
 }
 
-// Steps 1-7 in the first child; returns only in the daemon (grandchild).
-void become_daemon(const Plan& plan, int report_fd) noexcept {
+// Steps 1-4 and setsid (6) in the first child; returns only on success.
+void detach(const Plan& plan, int report_fd) noexcept {
   int keep_storage[64];
   size_t nkeep = 0;
   keep_storage[nkeep++] = report_fd;
@@ -335,8 +344,12 @@ void become_daemon(const Plan& plan, int report_fd) noexcept {
   }
   if (auto ec = reset_signal_dispositions()) fail_and_exit(report_fd, Step::reset_signals, ec.value());
   if (auto ec = empty_signal_mask()) fail_and_exit(report_fd, Step::empty_signal_mask, ec.value());
-  if (plan.sanitize_env) environ = const_cast<char**>(plan.envp.data());
   if (::setsid() < 0) fail_and_exit(report_fd, Step::setsid, errno);
+}
+
+// daemonize's first child: steps 1-7 by fork; returns only in the daemon.
+void become_daemon(const Plan& plan, int report_fd) noexcept {
+  detach(plan, report_fd);
   pid_t pid = ::fork();
   if (pid < 0) fail_and_exit(report_fd, Step::fork_again, errno);
   if (pid > 0) ::_exit(0);  // step 8: the session leader goes; init adopts the daemon
@@ -389,10 +402,10 @@ struct Failed {
 };
 
 // After the PID file: chroot (with chdir inside it), limits and priority,
-// then the privilege drop and no_new_privs. Also records where the PID file
-// is for remove_own_pidfile.
-Failed confine(const Plan& plan) noexcept {
-  if (!plan.pidfile.empty()) g_pidfile_name = plan.pidfile.c_str();
+// then the privilege drop and no_new_privs. Also records in `own` where the
+// PID file is, for its removal.
+Failed confine(const Plan& plan, OwnPidfile& own) noexcept {
+  if (!plan.pidfile.empty()) own.name = plan.pidfile.c_str();
   if (!plan.chroot.empty()) {
     if (!plan.pidfile.empty()) {
       // Keep a handle on the PID file's host directory across the chroot.
@@ -402,9 +415,9 @@ Failed confine(const Plan& plan) noexcept {
       if (dir.size() >= sizeof path) return {Step::chroot, ENAMETOOLONG};
       std::memcpy(path, dir.data(), dir.size());
       path[dir.size()] = '\0';
-      g_pidfile_dir = ::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (g_pidfile_dir < 0) return {Step::chroot, errno};
-      g_pidfile_name = plan.pidfile.c_str() + slash + 1;
+      own.dir = ::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (own.dir < 0) return {Step::chroot, errno};
+      own.name = plan.pidfile.c_str() + slash + 1;
     }
     if (::chroot(plan.chroot.c_str()) != 0) return {Step::chroot, errno};
     if (::chdir(plan.chdir.c_str()) != 0) return {Step::chdir, errno};
@@ -424,7 +437,7 @@ Failed confine(const Plan& plan) noexcept {
 }
 
 // Steps 9-13 in the daemon.
-void settle_daemon(const Plan& plan, int report_fd) noexcept {
+void settle_daemon(const Plan& plan, int report_fd, OwnPidfile& own) noexcept {
   if (int err = redirect_stdio(plan)) fail_and_exit(report_fd, Step::redirect_stdio, err);
   ::umask(plan.umask);
   // With a chroot the PID file is a host path: write it first, then enter.
@@ -438,10 +451,98 @@ void settle_daemon(const Plan& plan, int report_fd) noexcept {
       ::_exit(1);
     }
   }
-  if (auto [step, err] = confine(plan); step != Step::none) {
-    remove_own_pidfile();
+  if (auto [step, err] = confine(plan, own); step != Step::none) {
+    own.remove();
     fail_and_exit(report_fd, step, err);
   }
+}
+
+// The daemon after it announced its PID: fds at their numbers, then steps 9-13.
+void settle(const Plan& plan, int& report_fd, OwnPidfile& own) noexcept {
+  apply_fd_map(plan, report_fd);
+  set_listen_pid(plan);
+  settle_daemon(plan, report_fd, own);
+}
+
+// Step 14 for spawn_daemon: the exec itself is the readiness (or its failure).
+[[noreturn]] void exec_program(const Plan& plan, int report_fd, const OwnPidfile& own) noexcept {
+  send(report_fd, ReportKind::executing);
+  ::execve(plan.exec_path.c_str(), plan.argv.data(), plan.sanitize_env ? plan.envp.data() : environ);
+  int err = errno;
+  own.remove();
+  fail_and_exit(report_fd, Step::exec, err);
+}
+
+// ---- spawn_daemon's children: no copy of the caller's memory ------------------
+//
+// The intermediate and the daemon are created the way posix_spawn creates its
+// child: clone(CLONE_VM | CLONE_VFORK) on stacks of their own. fork would copy
+// the caller's page tables twice and the exec would tear the copy down again,
+// all while the caller waits; here the caller sleeps in clone until the
+// daemon has exec'd or failed, and nothing is copied. Sharing memory adds
+// rules to async-signal-safety: the children write only their own stacks and
+// the kernel's state (fds, credentials...), never the caller's objects or
+// globals (environ; errno is shared with the sleeping caller, which ignores
+// it), and they run with every signal blocked until step 2 has reset the
+// handlers that live in the caller's memory. Credentials change through raw
+// system calls (glibc's setuid would try to signal the caller's threads).
+
+struct SpawnArgs {
+  const Plan* plan;
+  int report_fd;
+  int read_fd;         // the caller's end of the status pipe
+  void* daemon_stack;  // top of the daemon's stack
+};
+
+// The children's two stacks, each above an inaccessible guard page. Made on
+// the first spawn and kept for the life of the process (unmapping them would
+// cost a TLB shootdown on every CPU the children ran on); one spawn at a time
+// uses them.
+constexpr size_t kGuardSize = 4096;
+constexpr size_t kStackSize = 256 * 1024;
+constexpr size_t kStacksSize = 2 * (kGuardSize + kStackSize);
+std::mutex g_stacks_lock;
+char* g_stacks = nullptr;  // guarded by g_stacks_lock
+
+// The stacks (with g_stacks_lock held), or nullptr with errno set.
+char* child_stacks() noexcept {
+  if (g_stacks != nullptr) return g_stacks;
+  void* p = ::mmap(nullptr, kStacksSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto* base = static_cast<char*>(p);
+  if (::mprotect(base, kGuardSize, PROT_NONE) != 0 ||
+      ::mprotect(base + kGuardSize + kStackSize, kGuardSize, PROT_NONE) != 0) {
+    int err = errno;
+    ::munmap(base, kStacksSize);
+    errno = err;
+    return nullptr;
+  }
+  g_stacks = base;
+  return base;
+}
+
+// The top (stacks grow down) of stack 0 or 1.
+void* stack_top(char* stacks, int i) noexcept {
+  return stacks + static_cast<size_t>(i + 1) * (kGuardSize + kStackSize);
+}
+
+int spawned_daemon(void* arg) noexcept {
+  const auto& a = *static_cast<const SpawnArgs*>(arg);
+  int report_fd = a.report_fd;
+  send(report_fd, ReportKind::pid);
+  OwnPidfile own;
+  settle(*a.plan, report_fd, own);
+  exec_program(*a.plan, report_fd, own);
+}
+
+int spawned_intermediate(void* arg) noexcept {
+  const auto& a = *static_cast<const SpawnArgs*>(arg);
+  ::close(a.read_fd);
+  detach(*a.plan, a.report_fd);
+  pid_t pid = ::clone(spawned_daemon, a.daemon_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  if (pid < 0) fail_and_exit(a.report_fd, Step::fork_again, errno);
+  ::_exit(0);  // step 8, once the daemon has exec'd (or failed)
 }
 
 // ---- the original process -------------------------------------------------
@@ -572,7 +673,7 @@ Status collect(const Plan& plan, int read_fd, pid_t intermediate, bool reaping, 
   return st;
 }
 
-Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool collect_status) {
+Status run_daemon(const Plan& plan, const InitFn& init, const RunFn& run, bool collect_status) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return failure(Step::fork, errno, "status pipe");
   UniqueFd read_end(fds[0]);
@@ -584,29 +685,51 @@ Status run_daemon(const Plan& plan, const InitFn* init, const RunFn* run, bool c
     int report_fd = write_end.get();
     ::close(read_end.release());
     become_daemon(plan, report_fd);
-    apply_fd_map(plan, report_fd);
-    set_listen_pid(plan);
-    settle_daemon(plan, report_fd);
-    if (init == nullptr) {
-      send(report_fd, ReportKind::executing);
-      ::execve(plan.exec_path.c_str(), plan.argv.data(), plan.sanitize_env ? plan.envp.data() : environ);
-      int err = errno;
-      remove_own_pidfile();
-      fail_and_exit(report_fd, Step::exec, err);
-    }
-    int code = *init ? (*init)() : 0;
+    OwnPidfile own;
+    settle(plan, report_fd, own);
+    if (plan.sanitize_env) environ = const_cast<char**>(plan.envp.data());
+    int code = init ? init() : 0;
     if (code != 0) {
-      remove_own_pidfile();
+      own.remove();
       fail_and_exit(report_fd, Step::init, code);
     }
     send(report_fd, ReportKind::initialized);  // step 14
     ::close(report_fd);
-    int status = *run ? (*run)() : 0;
-    remove_own_pidfile();
+    int status = run ? run() : 0;
+    own.remove();
     std::exit(status);
   }
   write_end.reset();
-  return collect(plan, read_end.get(), child, subreaper.active(), init == nullptr);
+  return collect(plan, read_end.get(), child, subreaper.active(), false);
+}
+
+Status run_spawned_daemon(const Plan& plan, bool collect_status) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return failure(Step::fork, errno, "status pipe");
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  SubreaperScope subreaper(collect_status);
+  pid_t child = -1;
+  int err = 0;
+  {
+    std::lock_guard lock(g_stacks_lock);
+    char* stacks = child_stacks();
+    if (stacks == nullptr) return failure(Step::fork, errno, "stacks for the children");
+    SpawnArgs args{&plan, write_end.get(), read_end.get(), stack_top(stacks, 1)};
+    sigset_t all;
+    sigset_t old;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    // Step 5. Returns once the intermediate has exited, after the daemon's exec.
+    child = ::clone(spawned_intermediate, stack_top(stacks, 0), CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    // The children ended inside their frames: their stack poisoning must not outlive them.
+    ASAN_UNPOISON_MEMORY_REGION(stacks, kStacksSize);
+  }
+  if (child < 0) return failure(Step::fork, err, "");
+  write_end.reset();
+  return collect(plan, read_end.get(), child, subreaper.active(), true);
 }
 
 std::string describe_wait_status(int ws) {
@@ -691,14 +814,14 @@ std::string resolve_executable(const std::string& name, const std::string& path_
 Status daemonize(const Options& options, const InitFn& init, const RunFn& run) {
   Plan plan;
   if (auto bad = make_plan(options, plan)) return *bad;
-  return run_daemon(plan, &init, &run, options.collect_exit_status);
+  return run_daemon(plan, init, run, options.collect_exit_status);
 }
 
 Status spawn_daemon(const Options& options, const std::vector<std::string>& argv) {
   Plan plan;
   if (auto bad = make_plan(options, plan)) return *bad;
   if (auto bad = plan_exec(argv, plan)) return *bad;
-  return run_daemon(plan, nullptr, nullptr, options.collect_exit_status);
+  return run_spawned_daemon(plan, options.collect_exit_status);
 }
 
 Status run_foreground(const Options& options, const InitFn& init, const RunFn& run, int* exit_status) {
@@ -719,20 +842,21 @@ Status run_foreground(const Options& options, const InitFn& init, const RunFn& r
       return st;
     }
   }
-  if (auto [step, err] = confine(plan); step != Step::none) {
-    remove_own_pidfile();
+  OwnPidfile own;
+  if (auto [step, err] = confine(plan, own); step != Step::none) {
+    own.remove();
     return failure(step, err, subject_for(step, plan));
   }
   int code = init ? init() : 0;
   if (code != 0) {
-    remove_own_pidfile();
+    own.remove();
     notify("ERRNO=" + std::to_string(code));
     return failure(Step::init, code, "");
   }
   notify(notify_state::ready);
   int status = run ? run() : 0;
   notify(notify_state::stopping);
-  remove_own_pidfile();
+  own.remove();
   if (exit_status != nullptr) *exit_status = status;
   Status st;
   st.pid = ::getpid();

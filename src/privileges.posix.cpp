@@ -150,13 +150,22 @@ int set_capabilities(const std::vector<int>& caps) noexcept {
 
 }  // namespace
 
+// Raw system calls, not glibc's setuid family: in a multi-threaded process
+// those signal every thread to change its credentials too, and spawn_daemon's
+// daemon shares the memory (the thread list) of such a caller without being
+// one of its threads. The daemon is a process of one thread: the raw call is
+// the whole change.
 std::error_code drop_privileges(const Credentials& creds) noexcept {
   auto fail = [](int err) { return std::error_code(err, std::system_category()); };
-  if (::setgroups(creds.groups.size(), creds.groups.data()) != 0) return fail(errno);
-  if (::setgid(creds.gid) != 0) return fail(errno);
+  auto call = [](long number, long a, long b = -1, long c = -1) { return ::syscall(number, a, b, c) == 0; };
+  auto keep_id = -1L;  // setres[ug]id: leave this one unchanged
+  if (!call(SYS_setgroups, static_cast<long>(creds.groups.size()), reinterpret_cast<long>(creds.groups.data()))) {
+    return fail(errno);
+  }
+  if (!call(SYS_setgid, creds.gid)) return fail(errno);
   bool keep = !creds.keep_caps.empty() && creds.uid != 0;
   if (keep && ::prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) return fail(errno);
-  if (::setuid(creds.uid) != 0) return fail(errno);
+  if (!call(SYS_setuid, creds.uid)) return fail(errno);
   if (keep) {
     if (set_capabilities(creds.keep_caps) != 0) return fail(errno);
     for (int cap : creds.keep_caps) {
@@ -169,8 +178,8 @@ std::error_code drop_privileges(const Credentials& creds) noexcept {
   if (creds.uid != 0) {
     // Verify that root cannot be regained (a setuid that only changed the
     // effective uid would let this succeed).
-    if (::setuid(0) == 0 || ::seteuid(0) == 0) return fail(EPERM);
-    if (creds.gid != 0 && (::setgid(0) == 0 || ::setegid(0) == 0)) return fail(EPERM);
+    if (call(SYS_setuid, 0) || call(SYS_setresuid, keep_id, 0, keep_id)) return fail(EPERM);
+    if (creds.gid != 0 && (call(SYS_setgid, 0) || call(SYS_setresgid, keep_id, 0, keep_id))) return fail(EPERM);
     gid_t now[256];
     int n = ::getgroups(256, now);
     if (n < 0) return fail(errno);

@@ -1,15 +1,19 @@
 // daemonize() end to end: a helper daemonizes itself from a deliberately dirty
 // parent; the test inspects the daemon through /proc.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "support/test_support.hpp"
+#include "welld/daemon.hpp"
 #include "welld/step.hpp"
 
 using namespace std::chrono_literals;
@@ -252,6 +256,80 @@ TEST(Daemonize, SixteenConcurrentStartsYieldExactlyOneDaemon) {
     ASSERT_TRUE(daemon);
     EXPECT_FALSE(t::alive(static_cast<pid_t>(*daemon))) << "a losing daemon is still running";
   }
+}
+
+// spawn_daemon's children run in the caller's memory (clone with CLONE_VM |
+// CLONE_VFORK). Spawns from several threads at once, while another thread
+// keeps allocating, must each yield a running daemon with its own PID file,
+// and leave the caller's threads and heap intact.
+TEST(SpawnDaemon, ThreadsSpawningAtOnceEachGetTheirDaemon) {
+  t::TempDir dir;
+  std::atomic<bool> stop{false};
+  std::atomic<long> rounds{0};
+  std::thread busy([&] {
+    while (!stop) {
+      std::vector<std::string> churn(64, std::string(100, 'x'));
+      rounds += static_cast<long>(churn.size());
+    }
+  });
+  std::vector<std::future<welld::Status>> starts;
+  starts.reserve(4);
+  for (int i = 0; i < 4; ++i) {
+    starts.push_back(std::async(std::launch::async, [&dir, i] {
+      welld::Options o;
+      o.pidfile = dir / ("s" + std::to_string(i) + ".pid");
+      return welld::spawn_daemon(o, {"sleep", "1000"});
+    }));
+  }
+  std::vector<welld::Status> results;
+  results.reserve(starts.size());
+  for (auto& s : starts) results.push_back(s.get());
+  std::vector<t::ProcessGuard> guards;
+  for (const auto& st : results) guards.emplace_back(st.pid);
+  stop = true;
+  busy.join();
+  EXPECT_GT(rounds.load(), 0);
+  std::set<pid_t> pids;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& st = results[i];
+    ASSERT_TRUE(st) << st.message();
+    pids.insert(st.pid);
+    EXPECT_EQ(t::read_file(dir / ("s" + std::to_string(i) + ".pid")), std::to_string(st.pid) + "\n");
+    auto status = t::proc_status(st.pid);
+    EXPECT_EQ(status["Name"], "sleep");
+    EXPECT_EQ(status["SigBlk"], "0000000000000000");
+  }
+  EXPECT_EQ(pids.size(), results.size());
+}
+
+// The privilege drop in a daemon spawned from a threaded caller changes the
+// daemon's credentials only, not those of any of the caller's threads.
+TEST(SpawnDaemon, UserSwitchFromAThreadedCallerChangesOnlyTheDaemon) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become nobody";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  t::TempDir dir;
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> idle_tid{0};
+  std::thread idle([&] {
+    idle_tid = ::gettid();
+    while (!stop) std::this_thread::sleep_for(1ms);
+  });
+  while (idle_tid == 0) std::this_thread::yield();
+  welld::Options o;
+  o.pidfile = dir / "n.pid";
+  o.user = "nobody";
+  welld::Status st = welld::spawn_daemon(o, {"sleep", "1000"});
+  t::ProcessGuard guard(st.pid);
+  auto idle_status = t::read_file("/proc/self/task/" + std::to_string(idle_tid.load()) + "/status");
+  stop = true;
+  idle.join();
+  ASSERT_TRUE(st) << st.message();
+  auto daemon = t::proc_status(st.pid);
+  EXPECT_EQ(daemon["Name"], "sleep");
+  EXPECT_EQ(daemon["Uid"].substr(0, daemon["Uid"].find_first_of(" \t")), std::to_string(nobody->pw_uid));
+  EXPECT_NE(idle_status.find("\nUid:\t0\t0\t0\t0\n"), std::string::npos) << idle_status;
+  EXPECT_EQ(::geteuid(), 0U);
 }
 
 TEST(RunForeground, RunsInitRunAndRemovesPidfile) {

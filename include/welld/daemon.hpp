@@ -119,6 +119,11 @@ Status daemonize(const Options& options, const InitFn& init, const RunFn& run);
 /// The same fifteen steps, then execve(argv[0] resolved through the daemon's
 /// PATH, argv, the sanitized environment) in the daemon instead of callbacks.
 /// Success means the exec happened; Status::pid is the program's PID.
+/// Unlike daemonize, it copies nothing of the caller: the intermediate and
+/// the daemon are created as posix_spawn creates a child (clone with
+/// CLONE_VM | CLONE_VFORK, on stacks of their own), and the calling thread
+/// sleeps until the daemon has exec'd or failed. Safe to call from a
+/// multi-threaded program; calls from several threads take turns.
 Status spawn_daemon(const Options& options, const std::vector<std::string>& argv);
 
 /// Foreground mode for systemd, s6 and containers: no fork, no setsid, fds and

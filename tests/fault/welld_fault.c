@@ -5,17 +5,21 @@
 //   WELLD_FAULT=CALL:ACTION[:NTH[:WHERE[:SUBSTRING]]][,CALL:ACTION...]   (up to 8)
 //   WELLD_FAULT_LOG=FILE   optional: one line "fired CALL ACTION depth D pid P" per fault fired
 //
-// CALL       pipe (pipe, pipe2), fork, setsid, open (open, openat and their
+// CALL       pipe (pipe, pipe2), fork (fork, and clone with CLONE_VM|CLONE_VFORK
+//            as posix_spawn and spawn_daemon use it), setsid, open (open, openat and their
 //            64/fortified variants), dup2 (dup2, dup3), chdir, lock (fcntl
 //            F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW), pwrite (pwrite,
 //            pwrite64), link (linkat: publishing an unnamed PID file),
-//            setgroups, initgroups, setgid, setuid, execve, socket,
+//            setgroups, initgroups, setgid, setuid (the wrappers, and
+//            syscall(SYS_setgroups, SYS_setgid, SYS_setuid)), execve, socket,
 //            close_range (the close_range() wrapper and syscall(SYS_close_range)).
 // ACTION     an errno name (EAGAIN, ENOSYS...) or number: the call does nothing
 //            and fails with it; or `kill`: the calling process SIGKILLs itself
 //            instead of making the call.
 // NTH        fire at the NTH matching call (default 1). Counts are inherited
-//            across fork, and each fault fires once per line of descent.
+//            across fork, and each fault fires once per line of descent. A
+//            vfork-style clone child shares the shim's memory; its parent
+//            sleeps meanwhile and gets its own counts and depth back after.
 // WHERE      which process may fire it, by fork depth below the process that
 //            loaded the shim: `any` (default), `caller` (depth 0), `child`
 //            (depth 1), `grandchild` (depth 2), or a number. For welld these
@@ -40,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,6 +96,7 @@ typedef int (*execve_fn)(const char*, char* const[], char* const[]);
 typedef int (*socket_fn)(int, int, int);
 typedef int (*close_range_fn)(unsigned int, unsigned int, int);
 typedef long (*syscall_fn)(long, ...);
+typedef int (*clone_fn)(int (*)(void*), void*, int, void*, ...);
 
 static struct {
   pipe_fn pipe;
@@ -115,6 +121,7 @@ static struct {
   socket_fn socket;
   close_range_fn close_range;
   syscall_fn syscall;
+  clone_fn clone;
 } real;
 
 // dlsym returns an object pointer; memcpy converts it without a cast ISO C forbids.
@@ -274,6 +281,7 @@ __attribute__((constructor)) static void welld_fault_init(void) {
   resolve(&real.socket, sizeof real.socket, "socket");
   resolve(&real.close_range, sizeof real.close_range, "close_range");
   resolve(&real.syscall, sizeof real.syscall, "syscall");
+  resolve(&real.clone, sizeof real.clone, "clone");
 
   const char* log = getenv("WELLD_FAULT_LOG");
   if (log != NULL && strlen(log) < sizeof g_log) memcpy(g_log, log, strlen(log) + 1);
@@ -396,6 +404,44 @@ pid_t fork(void) {
   if (f != NULL) return fire(f);
   pid_t pid = REAL(fork, "fork")();
   if (pid == 0) ++g_depth;
+  return pid;
+}
+
+// A vfork-style child runs in our memory: it gets depth + 1 here, and its
+// parent, asleep until the child execs or exits, restores its own state then.
+struct trampoline {
+  int (*fn)(void*);
+  void* arg;
+};
+
+static int child_trampoline(void* arg) {
+  const struct trampoline* t = arg;
+  ++g_depth;
+  return t->fn(t->arg);
+}
+
+int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
+  va_list args;
+  va_start(args, arg);
+  pid_t* parent_tid = va_arg(args, pid_t*);
+  void* tls = va_arg(args, void*);
+  pid_t* child_tid = va_arg(args, pid_t*);
+  va_end(args);
+  const int vfork_style = CLONE_VM | CLONE_VFORK;
+  if ((flags & vfork_style) != vfork_style) {
+    return REAL(clone, "clone")(fn, stack, flags, arg, parent_tid, tls, child_tid);
+  }
+  struct fault* f = due("fork", NULL);
+  if (f != NULL) return fire(f);
+  int depth = g_depth;
+  long seen[kMaxFaults];
+  for (int i = 0; i < g_nfaults; ++i) seen[i] = g_faults[i].seen;
+  struct trampoline t = {fn, arg};
+  int pid = REAL(clone, "clone")(child_trampoline, stack, flags, &t, parent_tid, tls, child_tid);
+  int saved = errno;
+  g_depth = depth;
+  for (int i = 0; i < g_nfaults; ++i) g_faults[i].seen = seen[i];
+  errno = saved;
   return pid;
 }
 
@@ -559,7 +605,12 @@ long syscall(long number, ...) {
   long a[6];
   for (int i = 0; i < 6; ++i) a[i] = va_arg(args, long);
   va_end(args);
-  struct fault* f = number == SYS_close_range ? due("close_range", NULL) : NULL;
+  const char* call = number == SYS_close_range ? "close_range"
+                     : number == SYS_setgroups ? "setgroups"
+                     : number == SYS_setgid    ? "setgid"
+                     : number == SYS_setuid    ? "setuid"
+                                               : NULL;
+  struct fault* f = call != NULL ? due(call, NULL) : NULL;
   if (f != NULL) return fire(f);
   return REAL(syscall, "syscall")(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -120,17 +120,16 @@ int audit_all(const AuditArgs& a) {
 
 }  // namespace
 
-void add_audit_command(CLI::App& root, Action& action) {
+void define_audit_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<AuditArgs>();
-  auto* sub = root.add_subcommand("audit", "check a running process against the well-behaved-daemon rules");
-  sub->footer(verb_footer("welld audit PID | -p FILE | --all [--json]",
-                          "0 no rule fails (warnings allowed), 1 a rule fails, 2 usage, "
-                          "4 the process cannot be inspected (gone, or permission denied)"));
-  auto* pid = sub->add_option("pid", args->pid, "the process to audit")->check(CLI::PositiveNumber);
-  auto* file = sub->add_option("-p,--pidfile", args->pidfile, "audit the process this PID file names, and the file");
-  sub->add_flag("--all", args->all, "audit every process that looks like a daemon")->excludes(pid)->excludes(file);
-  sub->add_flag("--json", args->json, "machine-readable output");
-  sub->callback([args, &action] {
+  sub.footer(verb_footer("welld audit PID | -p FILE | --all [--json]",
+                         "0 no rule fails (warnings allowed), 1 a rule fails, 2 usage, "
+                         "4 the process cannot be inspected (gone, or permission denied)"));
+  auto* pid = sub.add_option("pid", args->pid, "the process to audit")->check(CLI::PositiveNumber);
+  auto* file = sub.add_option("-p,--pidfile", args->pidfile, "audit the process this PID file names, and the file");
+  sub.add_flag("--all", args->all, "audit every process that looks like a daemon")->excludes(pid)->excludes(file);
+  sub.add_flag("--json", args->json, "machine-readable output");
+  sub.callback([args, &action] {
     action = [args] {
       if (args->all) return audit_all(*args);
       if (args->pid == 0 && args->pidfile.empty()) {

@@ -1,6 +1,7 @@
-// How verbs plug into the welld CLI: each verb file defines one add_*_command
-// that registers a CLI11 subcommand and, when it is chosen, stores the action
-// to run. main() parses, then runs the action and exits with its code.
+// How verbs plug into the welld CLI: main() creates one CLI11 subcommand per
+// verb; each verb file defines one define_*_command that gives it its options
+// and, when it is chosen, stores the action to run. main() parses, then runs
+// the action and exits with its code.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -36,11 +37,13 @@ void warning_line(std::string_view verb, std::string_view message);
 /// A verb's --help footer: its usage line and its exit codes.
 std::string verb_footer(std::string_view usage, std::string_view exit_codes);
 
-void add_start_command(CLI::App& root, Action& action);
-void add_stop_command(CLI::App& root, Action& action);
-void add_status_command(CLI::App& root, Action& action);
-void add_reload_command(CLI::App& root, Action& action);
-void add_restart_command(CLI::App& root, Action& action);
-void add_audit_command(CLI::App& root, Action& action);
+// Each verb's options, footer and action, defined on its subcommand (which
+// main() creates with the verb's name and one-line summary).
+void define_start_command(CLI::App& sub, Action& action);
+void define_stop_command(CLI::App& sub, Action& action);
+void define_status_command(CLI::App& sub, Action& action);
+void define_reload_command(CLI::App& sub, Action& action);
+void define_restart_command(CLI::App& sub, Action& action);
+void define_audit_command(CLI::App& sub, Action& action);
 
 }  // namespace welld::cli

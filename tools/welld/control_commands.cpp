@@ -112,38 +112,34 @@ int run_reload(const ControlArgs& a) {
 
 }  // namespace
 
-void add_stop_command(CLI::App& root, Action& action) {
+void define_stop_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<ControlArgs>();
-  auto* sub = root.add_subcommand("stop", "stop the daemon named by a PID file; exit 0 also when not running");
-  sub->footer(verb_footer("welld stop -p FILE [--signal SIG] [--timeout DURATION]",
-                          "0 stopped or not running, 1 failure or refused PID file, 2 usage, 4 no permission"));
-  add_common(*sub, *args);
-  add_trust(*sub, *args);
-  sub->add_option("--signal", args->signal, "signal to send first (default TERM; TERM, SIGTERM or 15)");
-  sub->add_option("--timeout", args->timeout, "then SIGKILL after this long (default 10s; 250ms, 10s, 2m)");
-  sub->callback([args, &action] { action = [args] { return run_stop(*args); }; });
+  sub.footer(verb_footer("welld stop -p FILE [--signal SIG] [--timeout DURATION]",
+                         "0 stopped or not running, 1 failure or refused PID file, 2 usage, 4 no permission"));
+  add_common(sub, *args);
+  add_trust(sub, *args);
+  sub.add_option("--signal", args->signal, "signal to send first (default TERM; TERM, SIGTERM or 15)");
+  sub.add_option("--timeout", args->timeout, "then SIGKILL after this long (default 10s; 250ms, 10s, 2m)");
+  sub.callback([args, &action] { action = [args] { return run_stop(*args); }; });
 }
 
-void add_status_command(CLI::App& root, Action& action) {
+void define_status_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<ControlArgs>();
-  auto* sub = root.add_subcommand("status",
-                                  "is the daemon running? (LSB: 0 running, 1 dead, 3 not running, 4 unknown)");
-  sub->footer(verb_footer("welld status -p FILE",
-                          "0 running, 1 dead but PID file exists, 3 not running, 4 unknown (unreadable or unverifiable "
-                          "PID file), 2 usage"));
-  add_common(*sub, *args);
-  sub->callback([args, &action] { action = [args] { return run_status(*args); }; });
+  sub.footer(verb_footer("welld status -p FILE",
+                         "0 running, 1 dead but PID file exists, 3 not running, 4 unknown (unreadable or unverifiable "
+                         "PID file), 2 usage"));
+  add_common(sub, *args);
+  sub.callback([args, &action] { action = [args] { return run_status(*args); }; });
 }
 
-void add_reload_command(CLI::App& root, Action& action) {
+void define_reload_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<ControlArgs>();
-  auto* sub = root.add_subcommand("reload", "send the daemon its reload signal (default HUP); 7 when not running");
-  sub->footer(verb_footer("welld reload -p FILE [--signal SIG]",
-                          "0 signal sent, 1 failure or refused PID file, 2 usage, 4 no permission, 7 not running"));
-  add_common(*sub, *args);
-  add_trust(*sub, *args);
-  sub->add_option("--signal", args->signal, "signal to send (default HUP)");
-  sub->callback([args, &action] { action = [args] { return run_reload(*args); }; });
+  sub.footer(verb_footer("welld reload -p FILE [--signal SIG]",
+                         "0 signal sent, 1 failure or refused PID file, 2 usage, 4 no permission, 7 not running"));
+  add_common(sub, *args);
+  add_trust(sub, *args);
+  sub.add_option("--signal", args->signal, "signal to send (default HUP)");
+  sub.callback([args, &action] { action = [args] { return run_reload(*args); }; });
 }
 
 }  // namespace welld::cli

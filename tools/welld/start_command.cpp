@@ -311,24 +311,22 @@ std::string restart_stop(const StartArgs& a, std::string_view verb, int& code) {
 
 }  // namespace
 
-void add_start_command(CLI::App& root, Action& action) {
+void define_start_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<StartArgs>();
-  auto* sub = root.add_subcommand("start", "start COMMAND as a daemon; exit 0 once it runs");
-  sub->footer(verb_footer("welld start [OPTIONS] -- COMMAND [ARG...]",
-                          "0 started (or already running with --ok-if-running), 1 failure (e.g. already running), 2 "
-                          "usage or bad option, 4 no permission, 5 COMMAND not found or not executable"));
-  add_start_options(*sub, *args);
-  sub->callback([args, &action] { action = [args] { return run_start(*args, "start"); }; });
+  sub.footer(verb_footer("welld start [OPTIONS] -- COMMAND [ARG...]",
+                         "0 started (or already running with --ok-if-running), 1 failure (e.g. already running), 2 "
+                         "usage or bad option, 4 no permission, 5 COMMAND not found or not executable"));
+  add_start_options(sub, *args);
+  sub.callback([args, &action] { action = [args] { return run_start(*args, "start"); }; });
 }
 
-void add_restart_command(CLI::App& root, Action& action) {
+void define_restart_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<StartArgs>();
-  auto* sub = root.add_subcommand("restart", "stop the daemon named by --pidfile (if running), then start COMMAND");
-  sub->footer(verb_footer("welld restart -p FILE [OPTIONS] -- COMMAND [ARG...]", "as for stop, then as for start"));
-  add_start_options(*sub, *args);
-  sub->add_option("--signal", args->stop_signal, "signal to stop the running instance (default TERM)");
-  sub->add_option("--timeout", args->stop_timeout, "wait this long before SIGKILL (default 10s)");
-  sub->callback([args, &action] {
+  sub.footer(verb_footer("welld restart -p FILE [OPTIONS] -- COMMAND [ARG...]", "as for stop, then as for start"));
+  add_start_options(sub, *args);
+  sub.add_option("--signal", args->stop_signal, "signal to stop the running instance (default TERM)");
+  sub.add_option("--timeout", args->stop_timeout, "wait this long before SIGKILL (default 10s)");
+  sub.callback([args, &action] {
     action = [args] {
       int code = 0;
       std::string error = restart_stop(*args, "restart", code);
