@@ -271,6 +271,11 @@ std::optional<Status> plan_exec(const std::vector<std::string>& argv, Plan& plan
 
 // ---- after fork: async-signal-safe only --------------------------------
 
+// Code that runs in spawn_daemon's children, on stacks AddressSanitizer does
+// not know: its bookkeeping before a noreturn call (__asan_handle_no_return)
+// would print a warning there, on the caller's stderr. Not instrumented.
+#define WELLD_CHILD_CODE __attribute__((no_sanitize("address")))
+
 // Where the daemon's own PID file is, for removal: the path, or (after a
 // chroot) a directory fd opened before it and the file's name. A local of the
 // daemon, never a global: spawn_daemon's children share the caller's memory.
@@ -289,7 +294,7 @@ void send(int fd, ReportKind kind, Step step = Step::none, int error = 0) noexce
   }
 }
 
-[[noreturn]] void fail_and_exit(int report_fd, Step step, int error) noexcept {
+[[noreturn]] WELLD_CHILD_CODE void fail_and_exit(int report_fd, Step step, int error) noexcept {
   send(report_fd, ReportKind::failed, step, error);
   ::_exit(1);
 }
@@ -332,7 +337,7 @@ int redirect_stdio(const Plan& plan) noexcept {
 }
 
 // Steps 1-4 and setsid (6) in the first child; returns only on success.
-void detach(const Plan& plan, int report_fd) noexcept {
+WELLD_CHILD_CODE void detach(const Plan& plan, int report_fd) noexcept {
   int keep_storage[64];
   size_t nkeep = 0;
   keep_storage[nkeep++] = report_fd;
@@ -358,7 +363,7 @@ void become_daemon(const Plan& plan, int report_fd) noexcept {
 
 // Place the caller's fds at their numbers. The report pipe and every source
 // are first moved above the highest target so no dup2 clobbers them.
-void apply_fd_map(const Plan& plan, int& report_fd) noexcept {
+WELLD_CHILD_CODE void apply_fd_map(const Plan& plan, int& report_fd) noexcept {
   if (plan.pass_fds.empty()) return;
   int top = report_fd;
   for (const auto& m : plan.pass_fds) top = m.to > top ? m.to : top;
@@ -437,7 +442,7 @@ Failed confine(const Plan& plan, OwnPidfile& own) noexcept {
 }
 
 // Steps 9-13 in the daemon.
-void settle_daemon(const Plan& plan, int report_fd, OwnPidfile& own) noexcept {
+WELLD_CHILD_CODE void settle_daemon(const Plan& plan, int report_fd, OwnPidfile& own) noexcept {
   if (int err = redirect_stdio(plan)) fail_and_exit(report_fd, Step::redirect_stdio, err);
   ::umask(plan.umask);
   // With a chroot the PID file is a host path: write it first, then enter.
@@ -465,7 +470,7 @@ void settle(const Plan& plan, int& report_fd, OwnPidfile& own) noexcept {
 }
 
 // Step 14 for spawn_daemon: the exec itself is the readiness (or its failure).
-[[noreturn]] void exec_program(const Plan& plan, int report_fd, const OwnPidfile& own) noexcept {
+[[noreturn]] WELLD_CHILD_CODE void exec_program(const Plan& plan, int report_fd, const OwnPidfile& own) noexcept {
   send(report_fd, ReportKind::executing);
   ::execve(plan.exec_path.c_str(), plan.argv.data(), plan.sanitize_env ? plan.envp.data() : environ);
   int err = errno;
@@ -527,7 +532,7 @@ void* stack_top(char* stacks, int i) noexcept {
   return stacks + static_cast<size_t>(i + 1) * (kGuardSize + kStackSize);
 }
 
-int spawned_daemon(void* arg) noexcept {
+WELLD_CHILD_CODE int spawned_daemon(void* arg) noexcept {
   const auto& a = *static_cast<const SpawnArgs*>(arg);
   int report_fd = a.report_fd;
   send(report_fd, ReportKind::pid);
@@ -536,7 +541,7 @@ int spawned_daemon(void* arg) noexcept {
   exec_program(*a.plan, report_fd, own);
 }
 
-int spawned_intermediate(void* arg) noexcept {
+WELLD_CHILD_CODE int spawned_intermediate(void* arg) noexcept {
   const auto& a = *static_cast<const SpawnArgs*>(arg);
   ::close(a.read_fd);
   detach(*a.plan, a.report_fd);
