@@ -1,6 +1,8 @@
 // welld — start any program as a well-behaved daemon, control it, audit it.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "command.hpp"
@@ -67,7 +69,12 @@ int run(int argc, char** argv) {
     welld::cli::error_line(verb, e.what());
     return welld::cli::exit_code::usage;
   }
-  return action ? action() : welld::cli::exit_code::usage;
+  int code = action ? action() : welld::cli::exit_code::usage;
+  // The verb has finished and cleaned up after itself; tearing down the
+  // command line's objects would only delay the exit that `welld start`'s
+  // caller is waiting for. Flush what was printed, then go.
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 }  // namespace
