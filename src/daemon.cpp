@@ -504,7 +504,7 @@ struct SpawnArgs {
 // cost a TLB shootdown on every CPU the children ran on); one spawn at a time
 // uses them.
 constexpr size_t kGuardSize = 4096;
-constexpr size_t kStackSize = 256 * 1024;
+constexpr size_t kStackSize = size_t{256} * 1024;
 constexpr size_t kStacksSize = 2 * (kGuardSize + kStackSize);
 std::mutex g_stacks_lock;
 char* g_stacks = nullptr;  // guarded by g_stacks_lock

@@ -285,6 +285,7 @@ TEST(SpawnDaemon, ThreadsSpawningAtOnceEachGetTheirDaemon) {
   results.reserve(starts.size());
   for (auto& s : starts) results.push_back(s.get());
   std::vector<t::ProcessGuard> guards;
+  guards.reserve(results.size());
   for (const auto& st : results) guards.emplace_back(st.pid);
   stop = true;
   busy.join();

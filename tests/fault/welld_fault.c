@@ -434,7 +434,7 @@ int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
   struct fault* f = due("fork", NULL);
   if (f != NULL) return fire(f);
   int depth = g_depth;
-  long seen[kMaxFaults];
+  long seen[kMaxFaults] = {0};
   for (int i = 0; i < g_nfaults; ++i) seen[i] = g_faults[i].seen;
   struct trampoline t = {fn, arg};
   int pid = REAL(clone, "clone")(child_trampoline, stack, flags, &t, parent_tid, tls, child_tid);
