@@ -45,6 +45,7 @@ Started start(const std::string& pidfile, std::vector<std::string> extra,
   if (s.result.exit_code == 0) {
     s.pid = pid_in(pidfile);
     s.guard.reset(s.pid);
+    EXPECT_TRUE(t::wait_for_exec(s.pid)) << "pid " << s.pid << " did not finish its exec";
   }
   return s;
 }

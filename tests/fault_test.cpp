@@ -306,6 +306,7 @@ TEST_P(CliFault, ExitCodeAndOneLineAndLeavesNothing) {
   if (c.exit_code == 0) {
     EXPECT_EQ(r.err, "");
     expect_clean_daemon(daemon.pid());
+    EXPECT_TRUE(t::wait_for_exec(daemon.pid()));
     EXPECT_EQ(t::proc_stat(daemon.pid())[2], "sleep");
     daemon.reset();
   } else {

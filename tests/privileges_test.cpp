@@ -203,6 +203,7 @@ TEST(Privileges, SecretsAndLoaderVariablesStayOut) {
                      env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   t::ProcessGuard guard(pid_in(pidfile));
+  ASSERT_TRUE(t::wait_for_exec(guard.pid()));
   auto e = t::proc_environ(guard.pid());
   std::set<std::string> got(e.begin(), e.end());
   EXPECT_TRUE(got.count("KEEP_ME=yes"));

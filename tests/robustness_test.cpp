@@ -368,6 +368,7 @@ TEST(StartStopCycles, HundredCliCyclesLeakNothing) {
     pid_t pid = welld::parse_pid(t::read_file(pidfile));
     ASSERT_GT(pid, 1);
     t::ProcessGuard guard(pid);
+    ASSERT_TRUE(t::wait_for_exec(pid));
     auto stat = t::proc_stat(pid);
     ASSERT_GT(stat.size(), 4U);
     EXPECT_EQ(stat[2], "sleep");

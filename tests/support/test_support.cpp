@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace welld::test {
@@ -220,6 +221,18 @@ std::vector<std::string> proc_stat(pid_t pid) {
   std::string f;
   while (rest >> f) fields.push_back(f);
   return fields;
+}
+
+bool wait_for_exec(pid_t pid, std::chrono::milliseconds timeout) {
+  constexpr std::size_t kEnvEnd = 51;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto fields = proc_stat(pid);
+    if (fields.size() <= kEnvEnd || fields[3] == "Z") return false;  // gone, or a kernel without the field
+    if (fields[kEnvEnd] != "0") return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the kernel offers no event for this
+  }
 }
 
 std::map<int, std::string> proc_fds(pid_t pid) {

@@ -79,6 +79,13 @@ bool exists(const std::string& path);
 std::map<std::string, std::string> proc_status(pid_t pid);
 /// Fields of /proc/PID/stat by 1-based number (field 1 is the pid).
 std::vector<std::string> proc_stat(pid_t pid);
+/// Wait until `pid` has finished building its new image after an execve.
+/// A starter's exec confirmation (the close-on-exec status pipe reaching EOF)
+/// comes from the kernel's point of no return: the name in /proc/PID/stat, the
+/// command line and the environment are filled in a moment later. True once
+/// the environment's end (stat field 51, set last) is known; false on timeout
+/// or when the process is gone.
+bool wait_for_exec(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 /// fd number -> readlink target.
 std::map<int, std::string> proc_fds(pid_t pid);
 /// NAME=VALUE entries of /proc/PID/environ.
