@@ -1,8 +1,9 @@
 /* timed_service MODE STAMPFILE — a service that timestamps one event with
  * CLOCK_MONOTONIC (nanoseconds, written to STAMPFILE):
  *   exit-on-term   on SIGTERM: write the time, then _exit(0) at once
- *   notify         send READY=1 to $NOTIFY_SOCKET (sd_notify protocol) right
- *                  after writing the time, then wait for SIGTERM */
+ *   notify         send READY=1 to $NOTIFY_SOCKET (sd_notify protocol), the
+ *                  time taken right before the send, written right after it;
+ *                  then wait for SIGTERM */
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -16,16 +17,25 @@
 
 static const char* g_stamp;
 
-static void stamp(void) {
+static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Write the instant `ns` to the stamp file, whole, in one write. */
+static void write_stamp(int fd, long long ns) {
   char buf[32];
-  int n = snprintf(buf, sizeof buf, "%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-  int fd = open(g_stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    (void)!write(fd, buf, (size_t)n);
-    close(fd);
-  }
+  int n = snprintf(buf, sizeof buf, "%lld\n", ns);
+  (void)!write(fd, buf, (size_t)n);
+  close(fd);
+}
+
+static int open_stamp(void) { return open(g_stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }
+
+static void stamp(void) {
+  int fd = open_stamp();
+  if (fd >= 0) write_stamp(fd, now_ns());
 }
 
 static void on_term(int sig) {
@@ -44,9 +54,14 @@ static void notify_ready(void) {
   if (path[0] == '@') addr.sun_path[0] = '\0';
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '@' ? 0 : 1));
-  stamp();
+  /* The instant of READY=1 is the send; the stamp file is written after it,
+   * so that its creation is not counted as readiness latency (the reader
+   * waits for the file). */
+  int stamp_fd = open_stamp();
+  long long sent = now_ns();
   sendto(fd, "READY=1", 7, 0, (struct sockaddr*)&addr, alen);
   close(fd);
+  if (stamp_fd >= 0) write_stamp(stamp_fd, sent);
 }
 
 int main(int argc, char** argv) {

@@ -330,9 +330,10 @@ int redirect_stdio(const Plan& plan) noexcept {
                                                    : open_log(plan.stderr_path.c_str());
   if (err < 0) return errno;
   if (!move_to(null_fd, 0) || !move_to(out, 1) || !move_to(err, 2)) return errno;
-  for (int fd : {null_fd, out, err}) {
-    if (fd > 2) ::close(fd);
-  }
+  // Each distinct descriptor once: out and err may be null_fd, or each other.
+  if (null_fd > 2) ::close(null_fd);
+  if (out > 2 && out != null_fd) ::close(out);
+  if (err > 2 && err != null_fd && err != out) ::close(err);
   return 0;
 }
 
@@ -495,7 +496,6 @@ void settle(const Plan& plan, int& report_fd, OwnPidfile& own) noexcept {
 struct SpawnArgs {
   const Plan* plan;
   int report_fd;
-  int read_fd;         // the caller's end of the status pipe
   void* daemon_stack;  // top of the daemon's stack
 };
 
@@ -543,8 +543,7 @@ WELLD_CHILD_CODE int spawned_daemon(void* arg) noexcept {
 
 WELLD_CHILD_CODE int spawned_intermediate(void* arg) noexcept {
   const auto& a = *static_cast<const SpawnArgs*>(arg);
-  ::close(a.read_fd);
-  detach(*a.plan, a.report_fd);
+  detach(*a.plan, a.report_fd);  // its close-fds step also closes the caller's end of the pipe
   pid_t pid = ::clone(spawned_daemon, a.daemon_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
   if (pid < 0) fail_and_exit(a.report_fd, Step::fork_again, errno);
   ::_exit(0);  // step 8, once the daemon has exec'd (or failed)
@@ -720,7 +719,7 @@ Status run_spawned_daemon(const Plan& plan, bool collect_status) {
     std::lock_guard lock(g_stacks_lock);
     char* stacks = child_stacks();
     if (stacks == nullptr) return failure(Step::fork, errno, "stacks for the children");
-    SpawnArgs args{&plan, write_end.get(), read_end.get(), stack_top(stacks, 1)};
+    SpawnArgs args{&plan, write_end.get(), stack_top(stacks, 1)};
     sigset_t all;
     sigset_t old;
     ::sigfillset(&all);
