@@ -87,11 +87,26 @@ if ref_file.exists():
     print(f"letting it exit (`/bin/true`) costs {true_ms:.2f}; welld's own start-up (`welld status` of")
     print(f"an absent PID file: loader, C++ runtime, command line) {startup_ms:.2f}, that is "
           f"{startup_ms - true_ms:+.2f} over `/bin/true`.")
+    if "cxx-runtime" in ref:
+        cxx_ms = ref["cxx-runtime"]
+        print("An empty C++ program that includes `<iostream>` (as CLI11 does), linked like welld, takes")
+        print(f"{cxx_ms:.2f} ({cxx_ms - true_ms:+.2f} over `/bin/true`): the C++ runtime's start-up alone"
+              + (", longer than the fastest peer's whole run." if cxx_ms > min(peers) else "."))
     print(f"`welld start` then spends {wmed - startup_ms:.2f} more: the fifteen steps, the PID file and the")
     print("daemon's exec of the program, which welld waits for so that it can report a failed step or")
     print(f"exec with its errno. The daemon(3) program returns right after its first fork "
           f"({d3_ms - true_ms:+.2f} over `/bin/true`):")
-    print("its steps, PID file and exec happen after it returned, and their failures go unreported.\n")
+    print("its steps, PID file and exec happen after it returned, and their failures go unreported.")
+    chain_file = out / "walltime-chain.json"
+    if chain_file.exists():
+        chain_ms = statistics.median(json.loads(chain_file.read_text())["results"][0]["times"]) * 1000
+        print("A minimal C launcher that does only welld's critical path (bench/exec_chain.c: clone,")
+        print("setsid, clone, PID file, exec, wait for the exec; no other step, no C++ runtime, no command")
+        print(f"line) takes {chain_ms:.2f} ({chain_ms - true_ms:+.2f} over `/bin/true`)"
+              + (": even this lower bound for a launcher" if chain_ms > min(peers) else "."))
+        if chain_ms > min(peers):
+            print("that reports a failed exec is slower than the fastest peer.")
+    print()
 
 # 3. readiness
 ready = numbers("ready.txt")

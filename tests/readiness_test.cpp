@@ -99,6 +99,22 @@ TEST(Readiness, NotifyReturnsOnlyOnceReadyAndTheServiceAnswersAtOnce) {
   EXPECT_EQ(s.daemon.pid(), s.helper_self.pid());
 }
 
+TEST(Readiness, DaemonChosenTextReachesTheTerminalWithoutControlCharacters) {
+  t::TempDir dir;
+  // An escape sequence (retitles a terminal), a bell, a carriage return and
+  // UTF-8, in STATUS= and in the daemon's command line.
+  std::string status = "STATUS=\x1b]0;owned\x07 up\r ok \xc3\xbc";
+  Start s = start(dir, {"--ready=notify"}, client(dir, {"--send", status, "--send", "READY=1"}));
+  ASSERT_EQ(s.result.exit_code, 0) << s.result.err;
+  EXPECT_NE(s.result.out.find(": ?]0;owned? up? ok \xc3\xbc\n"), std::string::npos) << s.result.out;
+  auto shown = welld_cli({"status", "-p", dir / "d.pid"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("STATUS=?]0;owned? up? ok \xc3\xbc"), std::string::npos) << shown.out;
+  for (const auto* out : {&s.result.out, &shown.out}) {
+    EXPECT_EQ(out->find_first_of("\x1b\x07\r"), std::string::npos) << *out;
+  }
+}
+
 TEST(Readiness, AbstractAndPathNotifySockets) {
   t::TempDir dir;
   std::string abstract = "@welld-test-" + std::to_string(::getpid());

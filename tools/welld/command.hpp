@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace welld::cli {
@@ -33,6 +34,11 @@ inline constexpr int status_unknown = 4;
 void error_line(std::string_view verb, std::string_view message);
 /// "welld: VERB: warning: MESSAGE" on stderr.
 void warning_line(std::string_view verb, std::string_view message);
+
+/// Text another process chose (a daemon's STATUS=, its command line), fit for
+/// a terminal: control characters (escape sequences, carriage returns) become
+/// '?'; everything else, UTF-8 included, is kept.
+std::string printable(std::string_view text);
 
 /// A verb's --help footer: its usage line and its exit codes.
 std::string verb_footer(std::string_view usage, std::string_view exit_codes);

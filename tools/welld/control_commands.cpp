@@ -75,7 +75,7 @@ int run_status(const ControlArgs& a) {
   switch (file.state) {
     case PidfileState::running:
       fmt::print("{} is running (pid {}, up {}): {}\n", name, file.pid, format_duration(process_uptime(file.pid)),
-                 process_command_line(file.pid));
+                 printable(process_command_line(file.pid)));
       return exit_code::ok;
     case PidfileState::absent: fmt::print("{} is not running\n", name); return exit_code::status_not_running;
     case PidfileState::stale:

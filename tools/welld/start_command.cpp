@@ -264,7 +264,7 @@ int run_start(const StartArgs& a, std::string_view verb) {
   }
   if (spec->mode == ReadyMode::exec) return exit_code::ok;
   ReadyResult ready = waiter.wait(st.pid, *timeout, interrupts->fd(), [&](std::string_view text) {
-    fmt::print("{}: {}\n", name, text);
+    fmt::print("{}: {}\n", name, printable(text));
     std::fflush(stdout);
   });
   if (ready.outcome == ReadyOutcome::ready) {
