@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,6 +176,25 @@ TEST(Audit, StartStopDaemonFromATermBlockedParentIsFlagged) {
   auto audit = t::run({WELLD_CLI_PATH, "audit", std::to_string(pid)});
   EXPECT_EQ(audit.exit_code, 1) << audit.out;
   EXPECT_NE(audit.out.find("SIGTERM is blocked (SigBlk)"), std::string::npos) << audit.out;
+}
+
+TEST(Audit, AProcessChosenNameReachesTheTerminalWithoutControlCharacters) {
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_NAME, "x\x1b[2Jy", 0, 0, 0);  // an escape sequence that clears the screen
+    (void)!::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  t::ProcessGuard guard(pid);
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  auto r = t::run({WELLD_CLI_PATH, "audit", std::to_string(pid)});
+  EXPECT_NE(r.out.find("(x?[2Jy)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
 }
 
 TEST(Audit, VanishedAndForbiddenProcessesExit4) {

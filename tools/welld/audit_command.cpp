@@ -52,13 +52,13 @@ std::string to_json(const AuditReport& r) {
 }
 
 void print_table(const AuditReport& r) {
-  fmt::print("pid {} ({}): {}, {} warning(s), {} failure(s)\n", r.pid, r.command, to_string(r.overall()),
+  fmt::print("pid {} ({}): {}, {} warning(s), {} failure(s)\n", r.pid, printable(r.command), to_string(r.overall()),
              r.count(Verdict::warn), r.count(Verdict::fail));
   fmt::print("{:<20} {:<7} {}\n", "RULE", "VERDICT", "EVIDENCE");
   for (const Finding& f : r.findings) {
     for (size_t i = 0; i < f.evidence.size(); ++i) {
       fmt::print("{:<20} {:<7} {}\n", i == 0 ? f.rule : "", i == 0 ? std::string(to_string(f.verdict)) : "",
-                 f.evidence[i]);
+                 printable(f.evidence[i]));
     }
   }
 }
@@ -112,7 +112,8 @@ int audit_all(const AuditArgs& a) {
       if (!failed.empty()) failed += ',';
       failed += f.rule;
     }
-    fmt::print("{:<8} {:<16} {:<7} {}\n", pid, r.command, to_string(r.overall()), failed.empty() ? "-" : failed);
+    fmt::print("{:<8} {:<16} {:<7} {}\n", pid, printable(r.command), to_string(r.overall()),
+               failed.empty() ? "-" : failed);
   }
   if (a.json) fmt::print("{}]\n", json);
   return any_fail ? exit_code::failure : exit_code::ok;
