@@ -77,6 +77,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   if (!fraction.empty()) {
     long long f = *to_int(fraction, 999);
     for (size_t i = fraction.size(); i < 3; ++i) f *= 10;
+    if (f * unit_ms % 1000 != 0) {  // "1.5ms": no timer here is finer than a millisecond
+      set(error, "invalid duration " + quoted(text) + " (whole milliseconds only)");
+      return std::nullopt;
+    }
     frac_ms = f * unit_ms / 1000;
   }
   if (*number > kYearMs / unit_ms || *number * unit_ms + frac_ms > kYearMs) {

@@ -27,6 +27,16 @@ TEST(ParseDuration, UnitsFractionsAndPlainSeconds) {
   }
 }
 
+TEST(ParseDuration, FractionsOfAMillisecondAreRefusedNotTruncated) {
+  EXPECT_EQ(welld::parse_duration("1.0ms"), 1ms);
+  EXPECT_EQ(welld::parse_duration("0.001s"), 1ms);
+  for (const char* finer : {"1.5ms", "0.5ms", "0.1ms", "2.25ms"}) {
+    std::string error;
+    EXPECT_FALSE(welld::parse_duration(finer, &error)) << finer;
+    EXPECT_NE(error.find("whole milliseconds only"), std::string::npos) << error;
+  }
+}
+
 TEST(ParseDuration, NeverMoreThanAYearEvenWithAFraction) {
   EXPECT_EQ(welld::parse_duration("8784h"), kYear);
   // Found by fuzzing: the whole part was bounded, the fraction came on top.
