@@ -6,8 +6,8 @@
  * on separate stacks), with none of daemon(7)'s other steps, no C++ runtime
  * and no command line to parse. bench/run times it as a lower bound for any
  * launcher that waits for the exec. Not a daemonizer: fds, signals,
- * environment and the working directory pass through. */
-#define _GNU_SOURCE
+ * environment and the working directory pass through. Built with _GNU_SOURCE
+ * (clone, pipe2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { kStack = 64 * 1024 };
+static const size_t kStack = (size_t)64 * 1024;
 
 struct chain {
   char** argv;
