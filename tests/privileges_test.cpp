@@ -213,12 +213,14 @@ TEST(Privileges, SecretsAndLoaderVariablesStayOut) {
   }
 }
 
-TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
+TEST(Privileges, KeepCapsLetsNobodyBindAPrivilegedPort) {
   REQUIRE_ROOT();
   OpenDir dir;
+  int port = t::free_privileged_port(800, 899);  // webapp_test takes 900-999
+  ASSERT_GT(port, 0) << "no free port in 800-899 on 127.0.0.1";
   std::string pidfile = dir / "p.pid", log = dir / "p.log";
   auto r = welld_cli({"start", "-p", pidfile, "--output", log, "--user", "nobody", "--keep-caps",
-                      "cap_net_bind_service", "--", dir.probe, "--bind", "80"});
+                      "cap_net_bind_service", "--", dir.probe, "--bind", std::to_string(port)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   t::ProcessGuard guard(pid_in(pidfile));
   ASSERT_TRUE(wait_for_text(log, "probe done")) << t::read_file(log);
@@ -227,8 +229,8 @@ TEST(Privileges, KeepCapsLetsNobodyBindPort80) {
   EXPECT_EQ(t::proc_status(guard.pid())["CapAmb"], "0000000000000400");
   // Without the capability the same bind is refused.
   std::string log2 = dir / "q.log";
-  auto r2 = welld_cli(
-      {"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", dir.probe, "--bind", "80"});
+  auto r2 = welld_cli({"start", "-p", dir / "q.pid", "--output", log2, "--user", "nobody", "--", dir.probe, "--bind",
+                       std::to_string(port)});
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   t::ProcessGuard guard2(pid_in(dir / "q.pid"));
   ASSERT_TRUE(wait_for_text(log2, "probe done"));

@@ -102,18 +102,21 @@ TEST(Webapp, UnderWelldWithNotifyIsReadyWhenStartReturns) {
 }
 
 TEST(Webapp, SocketActivationWithPrivilegesDropped) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root (port 80, --user nobody)";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (a port below 1024, --user nobody)";
   t::TempDir dir;
+  int port = t::free_privileged_port(900, 999);  // privileges_test takes 800-899
+  ASSERT_GT(port, 0) << "no free port in 900-999 on 127.0.0.1";
+  std::string listen = "tcp:127.0.0.1:" + std::to_string(port);
   std::string webapp = t::copy_for_anyone(dir, WEBAPP_PATH);
   std::string pidfile = dir / "w.pid";
-  auto r = t::run({WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--listen", "tcp:127.0.0.1:80", "--user",
-                   "nobody", "--", webapp});
+  auto r = t::run(
+      {WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--listen", listen, "--user", "nobody", "--", webapp});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   pid_t pid = pid_in(pidfile);
   t::ProcessGuard guard(pid);
   EXPECT_EQ(t::proc_status(pid)["Uid"], "65534\t65534\t65534\t65534");
   EXPECT_EQ(t::proc_status(pid)["CapEff"], "0000000000000000");
-  EXPECT_NE(curl(80).find("pid " + std::to_string(pid)), std::string::npos);
+  EXPECT_NE(curl(port).find("pid " + std::to_string(pid)), std::string::npos);
 }
 
 TEST(Listen, BindErrorsFailBeforeForking) {
