@@ -36,18 +36,6 @@ pid_t pid_in(const std::string& file) {
   return text.empty() ? -1 : static_cast<pid_t>(std::stol(text));
 }
 
-int free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool tcp_connects(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -88,7 +76,7 @@ std::vector<std::string> client(const t::TempDir& dir, std::vector<std::string> 
 
 TEST(Readiness, NotifyReturnsOnlyOnceReadyAndTheServiceAnswersAtOnce) {
   t::TempDir dir;
-  int port = free_tcp_port();
+  int port = t::free_tcp_port();
   Start s = start(dir, {"--ready=notify"},
                   client(dir, {"--delay", "1000", "--listen-tcp", std::to_string(port), "--send", "STATUS=listening",
                                "--send", "READY=1"}));
@@ -216,7 +204,7 @@ TEST(Readiness, S6FdMode) {
 
 TEST(Readiness, TcpUnixAndFileModes) {
   t::TempDir dir;
-  int port = free_tcp_port();
+  int port = t::free_tcp_port();
   Start tcp = start(dir, {"--ready=tcp:" + std::to_string(port)},
                     client(dir, {"--delay", "500", "--listen-tcp", std::to_string(port)}));
   ASSERT_EQ(tcp.result.exit_code, 0) << tcp.result.err;

@@ -21,18 +21,6 @@ namespace t = welld::test;
 
 namespace {
 
-int free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string curl(int port) {
   auto r = t::run({"/usr/bin/curl", "-s", "--max-time", "20", "http://127.0.0.1:" + std::to_string(port) + "/"});
   return r.out;
@@ -50,7 +38,7 @@ pid_t pid_in(const std::string& file) {
 
 TEST(Webapp, DaemonServesReloadsAndStops) {
   t::TempDir dir;
-  int port = free_tcp_port();
+  int port = t::free_tcp_port();
   std::string pidfile = dir / "w.pid", log = dir / "w.log", message = dir / "message";
   t::write_file(message, "first message\n");
   auto r = t::run({WEBAPP_PATH, "-D", "--pidfile", pidfile, "--message", message, "--log", log}, 60s,
@@ -91,7 +79,7 @@ TEST(Webapp, BadPortIsAClearUsageError) {
 
 TEST(Webapp, UnderWelldWithNotifyIsReadyWhenStartReturns) {
   t::TempDir dir;
-  int port = free_tcp_port();
+  int port = t::free_tcp_port();
   std::string pidfile = dir / "w.pid";
   auto r = t::run({WELLD_CLI_PATH, "start", "--ready=notify", "-p", pidfile, "--env", "PORT=" + std::to_string(port),
                    "--", WEBAPP_PATH});
@@ -121,7 +109,7 @@ TEST(Webapp, SocketActivationWithPrivilegesDropped) {
 
 TEST(Listen, BindErrorsFailBeforeForking) {
   t::TempDir dir;
-  int port = free_tcp_port();
+  int port = t::free_tcp_port();
   int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

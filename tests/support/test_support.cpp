@@ -237,17 +237,31 @@ bool wait_for_exec(pid_t pid, std::chrono::milliseconds timeout) {
   }
 }
 
+namespace {
+
+// Bind a TCP socket to 127.0.0.1:port (0: any free port) and close it; the
+// port it got, or -1.
+int bind_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+               ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  return bound ? ntohs(addr.sin_port) : -1;
+}
+
+}  // namespace
+
+int free_tcp_port() { return bind_loopback(0); }
+
 int free_privileged_port(int first, int last) {
   for (int port = first; port <= last; ++port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (free) return port;
+    if (bind_loopback(port) == port) return port;
   }
   return -1;
 }

@@ -93,6 +93,8 @@ std::vector<std::string> proc_environ(pid_t pid);
 std::string proc_cwd(pid_t pid);
 bool alive(pid_t pid);
 
+/// A TCP port that is free on 127.0.0.1 now (chosen by the kernel), or -1.
+int free_tcp_port();
 /// A privileged TCP port in [first, last] that is free on 127.0.0.1 now, or
 /// -1. Tests that bind below 1024 run in parallel: each takes its own range.
 int free_privileged_port(int first, int last);
