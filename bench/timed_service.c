@@ -3,8 +3,14 @@
  *   exit-on-term   on SIGTERM: write the time, then _exit(0) at once
  *   notify         send READY=1 to $NOTIFY_SOCKET (sd_notify protocol), the
  *                  time taken right before the send, written right after it;
- *                  then wait for SIGTERM */
+ *                  then wait for SIGTERM
+ * timed_service listen PORT DELAY_MS — a service that becomes usable a known
+ * delay after its exec: it sleeps DELAY_MS, listens on 127.0.0.1:PORT, sends
+ * READY=1 when $NOTIFY_SOCKET is set, then answers each connection with
+ * "ok\n" until SIGTERM (bench/usable_after.c times it). */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -64,7 +70,32 @@ static void notify_ready(void) {
   if (stamp_fd >= 0) write_stamp(stamp_fd, sent);
 }
 
+static int listen_on(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr*)&addr, sizeof addr) != 0 || listen(fd, 64) != 0) _exit(1);
+  return fd;
+}
+
+static int serve(int port, long delay_ms) {
+  struct timespec delay = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+  nanosleep(&delay, NULL);
+  int fd = listen_on(port);
+  g_stamp = "/dev/null";
+  notify_ready();
+  for (;;) {
+    int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    (void)!write(conn, "ok\n", 3);
+    close(conn);
+  }
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "listen") == 0) return serve(atoi(argv[2]), atol(argv[3]));
   if (argc != 3) return 2;
   g_stamp = argv[2];
   signal(SIGTERM, strcmp(argv[1], "exit-on-term") == 0 ? on_term : SIG_DFL);

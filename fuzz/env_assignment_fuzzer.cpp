@@ -76,9 +76,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::set<std::string_view> from_caller(environment.begin(), environment.end());
   std::map<std::string_view, std::string_view> last_set;  // name -> the last --env for it
   for (const auto& s : policy.set) last_set[name_of(s)] = s;
+  // Only a glob-free name equal to a denied variable's lifts the denylist.
   auto explicitly_kept = [&](std::string_view name) {
     return std::any_of(policy.keep.begin(), policy.keep.end(),
-                       [&](const std::string& p) { return p != "*" && matches(p, name); });
+                       [&](const std::string& p) { return p.find_first_of("*?[") == std::string::npos && p == name; });
+  };
+  auto manager_dropped = [&](std::string_view name) {
+    return policy.inherit && matches_any(welld::kManagerVariables, name) && !matches_any(policy.keep, name);
   };
 
   std::set<std::string_view> names;
@@ -96,7 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // Otherwise it is the caller's, and allowed to pass.
     WELLD_FUZZ_REQUIRE(from_caller.count(entry) == 1);
-    WELLD_FUZZ_REQUIRE(!matches_any(welld::kDenylist, name) || explicitly_kept(name));
+    WELLD_FUZZ_REQUIRE(!welld::is_denied_variable(name) || explicitly_kept(name));
+    WELLD_FUZZ_REQUIRE(!manager_dropped(name));
     WELLD_FUZZ_REQUIRE(policy.inherit || matches_any(welld::kDefaultAllowlist, name) || matches_any(policy.keep, name));
   }
   WELLD_FUZZ_REQUIRE(names.count("PATH") == 1);
@@ -105,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   for (const auto& name : welld::denied_names(policy, environ_array.data())) {
-    WELLD_FUZZ_REQUIRE(matches_any(welld::kDenylist, name) && !explicitly_kept(name));
+    WELLD_FUZZ_REQUIRE(welld::is_denied_variable(name) && !explicitly_kept(name));
     WELLD_FUZZ_REQUIRE(
         std::any_of(environment.begin(), environment.end(), [&](const std::string& e) { return name_of(e) == name; }));
   }

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "welld/text.hpp"
+
 #define WELLD_FUZZ_REQUIRE(condition)                                                        \
   do {                                                                                       \
     if (!(condition)) {                                                                      \
@@ -36,6 +38,8 @@ inline void require_error_contract(bool accepted, const std::string& error) {
   WELLD_FUZZ_REQUIRE(error.find('\r') == std::string::npos);
   WELLD_FUZZ_REQUIRE(error.find('\0') == std::string::npos);
   WELLD_FUZZ_REQUIRE(error.size() <= 512);
+  // Terminal-safe: no control, C1, bidi control or invalid UTF-8 (text.hpp).
+  WELLD_FUZZ_REQUIRE(welld::terminal_safe(error) == error);
 }
 
 inline std::string_view as_text(const unsigned char* data, size_t size) {

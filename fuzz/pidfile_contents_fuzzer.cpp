@@ -1,5 +1,6 @@
 // PID file contents: parse_pid (the file), parse_identity (its identity
-// record), and inspect_pidfile on a real file holding both.
+// record), parse_side_record (the side record used without user xattrs), and
+// inspect_pidfile on a real file holding both.
 //
 // Input: the file's contents, then optionally a NUL and the identity record
 // (the extended attribute's value). parse_pid and parse_identity also see the
@@ -62,6 +63,23 @@ void check_parse_identity(std::string_view text) {
   WELLD_FUZZ_REQUIRE(again && again->pid == id->pid && again->start_time == id->start_time);
 }
 
+void check_parse_side_record(std::string_view text) {
+  static_assert(noexcept(welld::parse_side_record(text)));
+  auto record = welld::parse_side_record(text);
+  if (!record) return;
+  WELLD_FUZZ_REQUIRE(text.size() <= welld::kSideRecordMax);
+  WELLD_FUZZ_REQUIRE(text.substr(0, 16) == "welld-pidfile 1\n" && text.back() == '\n');
+  WELLD_FUZZ_REQUIRE(record->identity.pid >= 2);
+  // The canonical text of what was parsed reads back the same.
+  std::string canonical = "welld-pidfile 1\ninode " + std::to_string(record->dev) + " " + std::to_string(record->ino) +
+                          "\nidentity " + std::to_string(record->identity.pid) + " " +
+                          std::to_string(record->identity.start_time) + "\n";
+  auto again = welld::parse_side_record(canonical);
+  WELLD_FUZZ_REQUIRE(again && again->dev == record->dev && again->ino == record->ino &&
+                     again->identity.pid == record->identity.pid &&
+                     again->identity.start_time == record->identity.start_time);
+}
+
 // One file for the whole run, removed at exit.
 const std::string& scratch_path() {
   static const std::string path = [] {
@@ -72,6 +90,25 @@ const std::string& scratch_path() {
     return p;
   }();
   return path;
+}
+
+// The service record: what parses formats back to text that parses the same,
+// and every value is in its documented range.
+void check_parse_service_record(std::string_view text) {
+  static_assert(noexcept(welld::parse_service_record(text)));
+  auto r = welld::parse_service_record(text);
+  if (!r) return;
+  WELLD_FUZZ_REQUIRE(r->session == -1 || r->session > 1);
+  WELLD_FUZZ_REQUIRE(r->stop_signal >= 0 && r->stop_signal <= 64);
+  WELLD_FUZZ_REQUIRE(r->reload_signal >= 0 && r->reload_signal <= 64);
+  WELLD_FUZZ_REQUIRE(r->cgroup[0] == '\0' || r->cgroup[0] == '/');
+  char out[welld::kSideRecordMax];
+  size_t n = welld::format_service_record(*r, out, sizeof out);
+  auto back = welld::parse_service_record(std::string_view(out, n));
+  WELLD_FUZZ_REQUIRE(back.has_value());
+  WELLD_FUZZ_REQUIRE(back->session == r->session && back->stop_signal == r->stop_signal &&
+                     back->stop_timeout_ms == r->stop_timeout_ms && back->reload_signal == r->reload_signal &&
+                     std::string_view(back->cgroup) == std::string_view(r->cgroup));
 }
 
 void check_inspect(std::string_view contents, std::string_view identity, bool has_identity) {
@@ -110,6 +147,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text = welld::fuzz::as_text(data, size);
   check_parse_pid(text);
   check_parse_identity(text);
+  check_parse_side_record(text);
+  check_parse_service_record(text);
   size_t nul = text.find('\0');
   std::string_view contents = text.substr(0, nul);
   std::string_view identity = nul == std::string_view::npos ? std::string_view() : text.substr(nul + 1);

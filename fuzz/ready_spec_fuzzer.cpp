@@ -34,6 +34,7 @@ std::string canonical(const welld::ReadySpec& s) {
     }
     case ReadyMode::unix_socket: return std::string("unix:").append(s.path);
     case ReadyMode::file: return std::string("file:").append(s.path);
+    case ReadyMode::forking: return "forking";  // --forking, never a --ready value
   }
   return {};
 }
@@ -60,6 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!uses_path) WELLD_FUZZ_REQUIRE(s.path.empty());
   switch (s.mode) {
     case ReadyMode::exec: WELLD_FUZZ_REQUIRE(text == "exec"); break;
+    case ReadyMode::forking: WELLD_FUZZ_REQUIRE(false); break;  // --forking, never a --ready value
     case ReadyMode::notify:
       // A socket address that NOTIFY_SOCKET (an environment string) can carry.
       if (!s.path.empty()) {

@@ -3,7 +3,8 @@
 #   1. the suite, normal build;
 #   2. the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer;
 #   3. the static checks (clang-format, clang-tidy: scripts/lint.sh);
-#   4. the library's tests under valgrind (scripts/valgrind.sh).
+#   4. the library's tests under valgrind (scripts/valgrind.sh);
+#   5. the Debian package: build, lintian, install, use, purge (scripts/package.sh).
 # Any failure stops the run with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,8 @@ scripts/lint.sh
 
 stage "the library's tests under valgrind"
 scripts/valgrind.sh
+
+stage "the Debian package"
+scripts/package.sh
 
 stage "all passed"

@@ -1,8 +1,18 @@
 #include "welld/environment.hpp"
 
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <set>
+
+#include "proc.hpp"
+#include "welld/unique_fd.hpp"
 
 namespace welld {
 namespace {
@@ -20,18 +30,25 @@ bool matches_any(const Range& patterns, std::string_view name) {
   return std::any_of(std::begin(patterns), std::end(patterns), [&](const auto& p) { return matches(p, name); });
 }
 
-// Named in `keep` explicitly enough to lift the denylist: any pattern but "*".
+// Named in `keep` explicitly enough to lift the denylist: the exact name,
+// with no glob character. A glob ('L*', '*?', '[A-Z]*') matches far more than
+// its author had in mind, and never lifts it.
 bool explicitly_kept(const EnvironmentPolicy& policy, std::string_view name) {
   return std::any_of(policy.keep.begin(), policy.keep.end(),
-                     [&](const std::string& p) { return p != "*" && matches(p, name); });
+                     [&](const std::string& p) { return p.find_first_of("*?[") == std::string::npos && p == name; });
 }
 
 bool denied(const EnvironmentPolicy& policy, std::string_view name) {
-  return matches_any(kDenylist, name) && !explicitly_kept(policy, name);
+  return is_denied_variable(name) && !explicitly_kept(policy, name);
+}
+
+// With `inherit`, the caller's own service-manager variables go unless kept.
+bool manager_dropped(const EnvironmentPolicy& policy, std::string_view name) {
+  return policy.inherit && matches_any(kManagerVariables, name) && !matches_any(policy.keep, name);
 }
 
 bool kept(const EnvironmentPolicy& policy, std::string_view name) {
-  if (denied(policy, name)) return false;
+  if (denied(policy, name) || manager_dropped(policy, name)) return false;
   return policy.inherit || matches_any(kDefaultAllowlist, name) || matches_any(policy.keep, name);
 }
 
@@ -43,6 +60,12 @@ void assign(std::vector<std::string>& env, std::string_view assignment) {
 }
 
 }  // namespace
+
+bool is_loader_variable(std::string_view name) noexcept { return matches_any(kLoaderVariables, name); }
+
+bool is_denied_variable(std::string_view name) noexcept {
+  return matches_any(kLoaderVariables, name) || matches_any(kDenylist, name);
+}
 
 bool valid_assignment(std::string_view assignment) noexcept {
   auto eq = assignment.find('=');
@@ -72,6 +95,41 @@ std::vector<std::string> denied_names(const EnvironmentPolicy& policy, char** fr
     if (wanted && denied(policy, name)) names.emplace_back(name);
   }
   return names;
+}
+
+namespace {
+
+// env_start and env_end (fields 50 and 51 of /proc/self/stat, proc(5); Linux 3.5).
+std::error_code environment_block(std::uintptr_t& start, std::uintptr_t& end) {
+  std::string text;
+  ProcStat st;
+  if (auto ec = read_proc_stat(0, text, st)) return ec;
+  if (st.env_start == 0 || st.env_end <= st.env_start) return {ENOSYS, std::system_category()};
+  start = st.env_start;
+  end = st.env_end;
+  return {};
+}
+
+}  // namespace
+
+std::error_code dropped_environment_ranges(const std::vector<std::string>& kept, std::vector<ByteRange>& out) {
+  out.clear();
+  std::uintptr_t start = 0;
+  std::uintptr_t end = 0;
+  if (auto ec = environment_block(start, end)) return ec;
+  std::set<std::string_view> keep(kept.begin(), kept.end());
+  // The block is this process's own memory (the initial stack): the kernel's
+  // bounds are exactly where the strings it showed at exec are.
+  auto* p = reinterpret_cast<char*>(start);   // NOLINT(performance-no-int-to-ptr)
+  auto* stop = reinterpret_cast<char*>(end);  // NOLINT(performance-no-int-to-ptr)
+  while (p < stop) {
+    auto* nul = static_cast<char*>(std::memchr(p, '\0', static_cast<size_t>(stop - p)));
+    char* entry_end = nul != nullptr ? nul : stop;
+    auto size = static_cast<size_t>(entry_end - p);
+    if (size > 0 && !keep.contains(std::string_view(p, size))) out.push_back({p, size});
+    p = entry_end + 1;
+  }
+  return {};
 }
 
 }  // namespace welld

@@ -9,12 +9,12 @@
 #include <cstdint>
 
 #include "quoted.hpp"
+#include "welld/text.hpp"
 
 namespace welld {
 
 std::string detail::quoted(std::string_view text, size_t max) {
-  std::string out = "'";
-  for (char c : text.substr(0, max)) out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  std::string out = "'" + terminal_safe(text.substr(0, max));
   if (text.size() > max) out += "...";
   return out + "'";
 }
@@ -126,6 +126,11 @@ std::string signal_name(int sig) {
   return abbrev != nullptr ? abbrev : std::to_string(sig);
 }
 
+std::string signal_label(int sig) {
+  bool named = (sig >= SIGRTMIN && sig <= SIGRTMAX) || (sig > 0 && ::sigabbrev_np(sig) != nullptr);
+  return named ? "SIG" + signal_name(sig) : "signal " + std::to_string(sig);
+}
+
 std::optional<mode_t> parse_umask(std::string_view text, std::string* error) {
   bool octal = !text.empty() && text.size() <= 4;
   mode_t v = 0;
@@ -205,6 +210,23 @@ std::optional<rlim_t> parse_limit_value(std::string_view v) {
 
 }  // namespace
 
+std::string rlimit_text(const ResourceLimit& limit) {
+  auto value = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  for (const auto& r : kRlimits) {
+    if (r.resource == limit.resource) return std::string(r.name) + "=" + value(limit.soft) + ":" + value(limit.hard);
+  }
+  return {};
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text, std::string* error) {
+  std::optional<rlim_t> v = text == "unlimited" || text == "infinity" ? std::nullopt : parse_limit_value(text);
+  if (!v) {
+    set(error, "invalid size " + quoted(text) + " (bytes, or with K, M, G or T: 4096, 64K, 10M)");
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(*v);
+}
+
 std::optional<RlimitSpec> parse_rlimit(std::string_view text, std::string* error) {
   auto eq = text.find('=');
   std::string name(text.substr(0, eq));
@@ -244,6 +266,11 @@ std::string format_duration(std::chrono::seconds d) {
   if (hours > 0) return std::to_string(hours) + "h " + std::to_string(minutes) + "m";
   if (minutes > 0) return std::to_string(minutes) + "m " + std::to_string(seconds) + "s";
   return std::to_string(seconds) + "s";
+}
+
+std::string format_duration_ms(std::chrono::milliseconds d) {
+  if (d.count() % 1000 != 0) return std::to_string(d.count()) + "ms";
+  return format_duration(std::chrono::duration_cast<std::chrono::seconds>(d));
 }
 
 }  // namespace welld

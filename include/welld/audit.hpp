@@ -17,6 +17,12 @@
 //    and sockets (a caller's `$(...)`, a shared socket); the peer of a unix
 //    socketpair is not resolved.
 //  * Mounts are compared by mount id (fdinfo's mnt_id, mountinfo).
+//  * Signals are calibrated on real daemons: TERM blocked or ignored makes
+//    stop impossible and fails; any other ignored or blocked signal (a key-value
+//    store that ignores SIGHUP by design, a blocked SIGINT) is a choice the
+//    program may have made itself, and only warns. SIGPIPE ignored passes.
+//  * The loader variables the environment rule fails on are
+//    welld::kLoaderVariables, the list step 4 removes (environment.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -35,6 +41,16 @@ struct Finding {
   std::string rule;  // "controlling-terminal", "signals", ...
   Verdict verdict = Verdict::pass;
   std::vector<std::string> evidence;  // one line each; never a secret's value
+  // The verdict each evidence line stands for, parallel to `evidence` (pass
+  // for a line that only informs); shorter when built without add(): see
+  // line_verdict. `verdict` is the worst of them.
+  std::vector<Verdict> evidence_verdicts;
+
+  /// Append a line and raise `verdict` to `v` if it is worse.
+  void add(Verdict v, std::string line);
+  /// The verdict line `i` caused: evidence_verdicts[i], else `verdict` for
+  /// line 0 and pass for the others.
+  Verdict line_verdict(size_t i) const noexcept;
 };
 
 struct AuditReport {
@@ -53,8 +69,28 @@ struct AuditOptions {
 /// its /proc entries).
 std::error_code audit_process(pid_t pid, const AuditOptions& options, AuditReport& out);
 
+/// Audit every process in `pids` (welld audit --all). One scan of /proc, made
+/// first, serves every process: the cost is linear in the number of processes
+/// and fds on the system, not their product. Processes that cannot be audited
+/// (gone, not ours to read) are left out.
+std::vector<AuditReport> audit_processes(const std::vector<pid_t>& pids);
+
 /// Processes that look like daemons: no controlling terminal, not a kernel
 /// thread, and a parent that is PID 1 or a known supervisor.
 std::vector<pid_t> daemon_like_processes();
+
+/// Whether a live process ignores, blocks or catches a signal now, from
+/// /proc/PID/status (SigIgn and SigCgt are the process's; SigBlk is its main
+/// thread's mask). For a control command that wants to warn before sending a
+/// signal that will do nothing (a reload signal the daemon ignores).
+struct SignalState {
+  bool ignored = false;  // SigIgn: delivery discards it
+  bool blocked = false;  // SigBlk: it stays pending (unless a signalfd or sigwait reads it)
+  bool caught = false;   // SigCgt: a handler runs
+};
+
+/// Errors: EINVAL for `sig` outside 1..64, ESRCH when `pid` is gone, others
+/// from reading /proc (readable by anyone for any process).
+std::error_code signal_state(pid_t pid, int sig, SignalState& out);
 
 }  // namespace welld

@@ -25,13 +25,27 @@
 //  * Signal handlers installed before daemonize are reset in the daemon (step 2);
 //    install them in `init` (welld::ServiceLoop does).
 //  * A relative pidfile, stdout or stderr path is resolved against the caller's
-//    working directory before anything forks (the daemon then chdirs).
+//    working directory before anything forks (the daemon then chdirs); when
+//    that directory cannot be named (deleted, longer than PATH_MAX) the call
+//    fails instead. The directories of the PID file and the logs must be a
+//    trusted chain (see welld/pidfile.hpp, "Trust"); they are opened before
+//    the fork and the daemon writes through those fds. With a chroot, daemonize and
+//    run_foreground close the PID file's host directory before `init` (an
+//    open fd to it would let the daemon leave the chroot), so the file stays
+//    behind at exit as a stale file (its identity no longer matches).
+//  * Step 4 overwrites, in the daemon, the bytes of every dropped variable in
+//    the original environment block (what /proc/PID/environ shows): a
+//    pointer from getenv() kept from before daemonize then reads "" for a
+//    dropped variable. It needs /proc/self/stat (Step::sanitize_environment
+//    otherwise).
 //  * Failure leaves nothing behind: on error the daemon has exited and the PID
 //    file (if it wrote one) is removed before daemonize returns.
 #pragma once
 
 #include <sys/resource.h>
 #include <sys/types.h>
+
+#include <chrono>
 
 #include <functional>
 #include <optional>
@@ -41,6 +55,8 @@
 
 #include "welld/environment.hpp"
 #include "welld/fds.hpp"
+#include "welld/path.hpp"
+#include "welld/resource_limit.hpp"
 #include "welld/step.hpp"
 
 namespace welld {
@@ -53,11 +69,13 @@ struct FdMapping {
   int to = -1;
 };
 
-/// A resource limit for the daemon (setrlimit before the privilege drop).
-struct ResourceLimit {
-  int resource = -1;  // RLIMIT_NOFILE, ... (see parse_rlimit in parse.hpp)
-  rlim_t soft = 0;
-  rlim_t hard = 0;
+/// What the child does about its session and process group (step 6) when it
+/// stays the caller's child (Options::detach = false). A detached daemon
+/// always gets a new session.
+enum class SessionMode {
+  new_session,        // setsid(): its own session and process group, no controlling terminal
+  new_process_group,  // setpgid(0, 0): its own process group in the caller's session
+  inherit,            // nothing: the caller's session and process group (and terminal)
 };
 
 struct Options {
@@ -71,6 +89,7 @@ struct Options {
   std::vector<int> keep_fds;        // fds that survive step 1
   std::vector<FdMapping> pass_fds;  // fds placed at fixed numbers in the daemon (to >= 3)
   bool listen_pid = false;          // set LISTEN_PID to the daemon's own PID (sd_listen_fds)
+  bool watchdog_pid = false;        // set WATCHDOG_PID to the daemon's own PID (sd_watchdog_enabled)
   CloseMethod close_method = CloseMethod::automatic;
   std::string user;   // empty: keep the current user
   std::string group;  // empty: the user's primary group
@@ -90,6 +109,30 @@ struct Options {
   // The daemon then stays the caller's child until the caller exits: use it in
   // launchers that exit right after (welld start does), not in long-lived ones.
   bool collect_exit_status = false;
+  // false: the program stays the caller's own child (see "Foreground spawn"
+  // at spawn_daemon): one fork, no second fork, no intermediate.
+  bool detach = true;
+  // Step 6 for a child that stays the caller's (detach = false); with
+  // detach, anything but new_session is refused.
+  SessionMode session = SessionMode::new_session;
+  // Only with detach = false (else refused): the signal the child gets when
+  // the caller's thread that spawned it exits (PR_SET_PDEATHSIG); 0: none.
+  int parent_death_signal = 0;
+  // Only with detach = false (else refused): fds 0, 1 and 2 stay what the
+  // caller has (its terminal, say) instead of /dev/null, where no path or fd
+  // is given for them.
+  bool inherit_stdio = false;
+  // A caller's fd that becomes the daemon's fd 1 / fd 2 in step 9 (a pipe the
+  // caller reads, for a log), detached or not: -1 for none. Not together with
+  // the matching *_path. The caller keeps its own fd; the daemon gets a copy.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  // Stop settings recorded beside the PID file's identity, so that stop,
+  // reload and restart use them unless told otherwise (0: not recorded; the
+  // control verbs' own defaults apply). Only with a pidfile.
+  int stop_signal = 0;
+  std::chrono::milliseconds stop_timeout{0};
+  int reload_signal = 0;
 };
 
 /// Outcome of daemonize / spawn_daemon, in the original process.
@@ -124,21 +167,44 @@ Status daemonize(const Options& options, const InitFn& init, const RunFn& run);
 /// CLONE_VM | CLONE_VFORK, on stacks of their own), and the calling thread
 /// sleeps until the daemon has exec'd or failed. Safe to call from a
 /// multi-threaded program; calls from several threads take turns.
+///
+/// Foreground spawn (Options::detach = false), for a supervisor or a
+/// foreground `welld run`: the program stays the caller's own child. One
+/// child is made (the same clone, the same rules): steps 1-4, step 6 as
+/// Options::session says (a failed setpgid is reported as Step::setsid), no
+/// second fork (Step::fork_again never happens), steps 9-13, then exec.
+/// Status::pid is that child. On success spawn_daemon does not reap it: the
+/// caller owns it and must wait for it (waitpid, or a pidfd), and gets its
+/// real exit status. On failure it has been reaped: nothing is left. The PID
+/// file's service record names the child's session only when it has one of
+/// its own (SessionMode::new_session): stop never ends the caller's session.
+/// daemonize takes detach = false too: returns once `init` succeeded, with
+/// the child not reaped.
+///
+/// Options::parent_death_signal (detach = false only): the child sets
+/// PR_SET_PDEATHSIG after the privilege drop (a credential change clears it),
+/// then exits without exec if the caller has already died (its parent is no
+/// longer the caller). Gotchas (prctl(2)):
+///  * the "parent" is the caller's *thread* that called spawn_daemon: when
+///    that thread exits, the child gets the signal although the process
+///    lives on. Spawn from a thread that lives as long as the children.
+///  * exec of a set-user-ID or set-group-ID program, or of one with file
+///    capabilities, clears it: such a program is not signalled.
+///  * it is not inherited by the program's own children.
+/// Failing to set it (EINVAL: not a signal) is refused before the fork.
 Status spawn_daemon(const Options& options, const std::vector<std::string>& argv);
 
-/// Foreground mode for systemd, s6 and containers: no fork, no setsid, fds and
-/// environment left to the manager. Applies umask, chdir, the PID file and the
-/// privilege drop, runs `init`, then reports readiness (sd_notify READY=1 when
-/// NOTIFY_SOCKET is set), runs `run`, sends STOPPING=1 and removes the PID file.
-/// Returns the failed step as a Status; on success the Status is ok and
-/// `*exit_status` (when non-null) receives run's return value.
-/// Options that only make sense with forking (stdio, environment, fds) are
-/// ignored here: the manager decides them.
+/// Foreground mode for systemd, s6 and containers: no fork, no setsid, fds
+/// left to the manager. Applies step 4 (the environment policy, in this
+/// process: see welld/environment.hpp; the manager's NOTIFY_SOCKET, LISTEN_PID,
+/// LISTEN_FDS, LISTEN_FDNAMES, WATCHDOG_PID and WATCHDOG_USEC are kept;
+/// keep_environment leaves the environment alone), umask, chdir, the PID file
+/// and the privilege drop, runs `init`, then reports readiness (sd_notify
+/// READY=1 when NOTIFY_SOCKET is set), runs `run`, sends STOPPING=1 and removes
+/// the PID file. Returns the failed step as a Status; on success the Status is
+/// ok and `*exit_status` (when non-null) receives run's return value.
+/// Options that only make sense with forking (stdio, fds, detach, session,
+/// parent_death_signal) are ignored here: the manager decides them.
 Status run_foreground(const Options& options, const InitFn& init, const RunFn& run, int* exit_status = nullptr);
-
-/// Resolve a command name the way execvp would, against `path_env` (a PATH
-/// value). Returns the path, or an empty string with `err` set (ENOENT,
-/// EACCES). Names containing '/' are returned as they are when executable.
-std::string resolve_executable(const std::string& name, const std::string& path_env, int& err);
 
 }  // namespace welld

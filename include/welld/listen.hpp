@@ -34,14 +34,17 @@ std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* 
 /// PATH is replaced; a symlink or any other file is refused (EEXIST).
 std::error_code bind_listener(const ListenSpec& spec, UniqueFd& out);
 
-/// Put `sockets` at fds 3, 4, ... of the daemon with LISTEN_FDS,
-/// LISTEN_FDNAMES and LISTEN_PID (set by the daemon to its own PID).
-void pass_listeners(const std::vector<UniqueFd>& sockets, const std::vector<ListenSpec>& specs, Options& options);
-
 struct ListenFd {
   int fd = -1;
   std::string name;  // "unknown" when LISTEN_FDNAMES does not name it
 };
+
+/// Put `sockets` (then `inherited`: sockets bound earlier, e.g. the ones a
+/// supervisor received and keeps across restarts) at fds 3, 4, ... of the
+/// daemon with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (set by the daemon to
+/// its own PID).
+void pass_listeners(const std::vector<UniqueFd>& sockets, const std::vector<ListenSpec>& specs,
+                    const std::vector<ListenFd>& inherited, Options& options);
 
 /// The sockets passed by socket activation (sd_listen_fds): empty unless
 /// LISTEN_PID is our PID and LISTEN_FDS is a count. They start at fd 3 and

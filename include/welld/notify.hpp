@@ -13,6 +13,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "welld/process.hpp"
 #include "welld/unique_fd.hpp"
 
 namespace welld {
@@ -32,7 +33,9 @@ struct NotifyMessage {
   bool ready = false;
   bool reloading = false;
   bool stopping = false;
-  bool watchdog = false;
+  bool watchdog = false;                   // WATCHDOG=1: a keep-alive ping
+  bool watchdog_trigger = false;           // WATCHDOG=trigger: act as if the watchdog expired now
+  std::optional<long long> watchdog_usec;  // WATCHDOG_USEC=: a new watchdog timeout (0: off)
   std::optional<std::string> status;
   std::optional<int> errno_value;              // ERRNO=
   std::optional<pid_t> main_pid;               // MAINPID=
@@ -59,8 +62,9 @@ class NotifyServer {
   static std::error_code open(const std::string& address, NotifyServer& out);
 
   NotifyServer() = default;
-  NotifyServer(NotifyServer&&) noexcept = default;
-  NotifyServer& operator=(NotifyServer&&) noexcept = default;
+  NotifyServer(NotifyServer&& other) noexcept;
+  /// Closes (and for a path, removes) the socket held before.
+  NotifyServer& operator=(NotifyServer&& other) noexcept;
   NotifyServer(const NotifyServer&) = delete;
   NotifyServer& operator=(const NotifyServer&) = delete;
   ~NotifyServer();
@@ -79,18 +83,18 @@ class NotifyServer {
   std::optional<Datagram> receive(std::error_code& ec);
 
  private:
+  void close() noexcept;
+
   std::string address_;
   UniqueFd fd_;
 };
-
-/// True when `pid` is `root` or one of its descendants (walks PPid in /proc).
-bool is_in_tree(pid_t pid, pid_t root);
 
 namespace notify_state {
 inline constexpr std::string_view ready = "READY=1";
 inline constexpr std::string_view reloading = "RELOADING=1";
 inline constexpr std::string_view stopping = "STOPPING=1";
 inline constexpr std::string_view watchdog = "WATCHDOG=1";
+inline constexpr std::string_view watchdog_trigger = "WATCHDOG=trigger";
 std::string status(std::string_view text);  // "STATUS=text"
 std::string mainpid(pid_t pid);             // "MAINPID=pid"
 }  // namespace notify_state

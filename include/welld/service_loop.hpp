@@ -1,9 +1,10 @@
 // welld/service_loop.hpp — the daemon's main loop: stop and reload by signal.
 //
 // ServiceLoop installs handlers for SIGTERM and SIGINT (stop) and SIGHUP
-// (reload) that write to a close-on-exec self-pipe; wait() sleeps in poll() on
-// that pipe, so a stop request ends the wait at once rather than at the next
-// tick of a sleep(1) loop.
+// (reload) that wake a close-on-exec eventfd (a SignalWakeup, see
+// welld/signal_wakeup.hpp); wait() sleeps in poll() on that fd, so a stop
+// request ends the wait at once rather than at the next tick of a sleep(1)
+// loop.
 //
 // Why not signalfd: signalfd needs the signals blocked, and a blocked SIGTERM
 // is inherited across fork and exec. Anything the service starts would then
@@ -16,6 +17,8 @@
 #include <chrono>
 #include <system_error>
 
+#include "welld/signal_wakeup.hpp"
+
 namespace welld {
 
 enum class LoopEvent { timeout, stop, reload };
@@ -23,13 +26,13 @@ enum class LoopEvent { timeout, stop, reload };
 class ServiceLoop {
  public:
   ServiceLoop();  // check error() afterwards
-  ~ServiceLoop();
+  ~ServiceLoop() = default;
   ServiceLoop(const ServiceLoop&) = delete;
   ServiceLoop& operator=(const ServiceLoop&) = delete;
   ServiceLoop(ServiceLoop&&) = delete;
   ServiceLoop& operator=(ServiceLoop&&) = delete;
 
-  std::error_code error() const noexcept { return error_; }
+  std::error_code error() const noexcept { return wakeup_.error(); }
 
   /// Wait until a signal arrives or `timeout` passes. A pending stop wins over
   /// a pending reload. Negative timeout: wait forever.
@@ -37,12 +40,10 @@ class ServiceLoop {
 
   /// The fd that becomes readable when an event is pending, for callers with
   /// their own poll loop; then call wait(0ms).
-  int fd() const noexcept { return read_fd_; }
+  int fd() const noexcept { return wakeup_.fd(); }
 
  private:
-  int read_fd_ = -1;
-  int write_fd_ = -1;
-  std::error_code error_;
+  SignalWakeup wakeup_;
 };
 
 }  // namespace welld

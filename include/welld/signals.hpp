@@ -4,6 +4,7 @@
 // daemonizing is gone afterwards: install handlers in the init callback.
 #pragma once
 
+#include <string>
 #include <system_error>
 
 namespace welld {
@@ -18,5 +19,13 @@ std::error_code reset_signal_dispositions(SignalResetMethod method = SignalReset
 
 /// Unblock every signal.
 std::error_code empty_signal_mask() noexcept;
+
+/// A signal's name without "SIG": "TERM" for 15; "RTMIN", "RTMIN+2"; the
+/// number as text when unnamed. The one renderer of signal names (parse_signal
+/// in parse.hpp reads each back). Not for after fork (it allocates).
+std::string signal_name(int sig);
+
+/// "SIGTERM", "SIGRTMIN+2"; "signal 99" when unnamed.
+std::string signal_label(int sig);
 
 }  // namespace welld

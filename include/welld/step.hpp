@@ -4,6 +4,17 @@
 // in its order. Numbers 16 and up are welld's own phases. The numbers are part
 // of the ABI: they are returned by the C API (welld_daemonize) and printed by the
 // CLI, so they never change meaning; new phases get new numbers.
+//
+// welld's error convention, one shape per layer:
+// - System operations and parsers return std::error_code (errno-based, empty
+//   on success) and fill an out-parameter, or std::optional with a one-line
+//   error text for what users type (parse.hpp). No exceptions in the library.
+// - daemonize, spawn_daemon and start_daemon return Status: the Step that
+//   failed plus errno. Status::subject only names a thing (a path, a user);
+//   prose (why welld refused) goes in Status::detail. Status::message() is the
+//   one place that turns them into the printed line.
+// - Code after fork or clone returns int errno (0 on success): it cannot
+//   allocate, and the parent receives {step, errno} over the status pipe.
 #pragma once
 
 #include <string_view>

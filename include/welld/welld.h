@@ -53,6 +53,62 @@ int welld_daemonize(const struct welld_options* options, void* data, welld_init_
 int welld_run_foreground(const struct welld_options* options, void* data, welld_init_fn init, welld_run_fn run,
                          int* exit_status);
 
+/* Starting a program as a daemon, the whole transaction of `welld start`
+ * (welld/start.hpp's start_daemon): listen sockets, readiness, spawn, wait,
+ * MAINPID and rollback.
+ *
+ *   const char* argv[] = {"/usr/bin/memcached", "-p", "11211", NULL};
+ *   struct welld_start_request req = WELLD_START_REQUEST_INIT;
+ *   req.options.pidfile = "/run/memcached.pid";
+ *   req.argv = argv;
+ *   req.ready = "tcp:127.0.0.1:11211";
+ *   if (welld_start(&req) != WELLD_STARTED) { fprintf(stderr, "%s\n", welld_last_message()); return 1; }
+ *
+ * Returns a welld_start_outcome. welld_last_pid() is the recorded main process
+ * (or the PID file's holder for WELLD_ALREADY_RUNNING); welld_last_step() and
+ * welld_last_errno() the failed step and errno, welld_last_message() one line
+ * (with the program's last output lines when it exited before it was ready). */
+enum welld_start_outcome {
+  WELLD_STARTED = 0,
+  WELLD_ALREADY_RUNNING = 1,         /* ok_if_running, and the PID file names a live daemon */
+  WELLD_START_INVALID = 2,           /* the request contradicts itself or cannot be parsed */
+  WELLD_START_NOT_PREPARED = 3,      /* a listen socket, the readiness check or its setup failed */
+  WELLD_START_SPAWN_FAILED = 4,      /* one of the fifteen steps or the exec failed */
+  WELLD_START_EXITED = 5,            /* the program exited before it was ready */
+  WELLD_START_DAEMONIZED_ITSELF = 6, /* ...leaving processes behind (stopped): run it in the foreground */
+  WELLD_START_NOT_READY = 7,         /* it reported failure (ERRNO=), or closed its readiness fd */
+  WELLD_START_TIMED_OUT = 8,
+  WELLD_START_CANCELLED = 9, /* cancel_fd became readable */
+  WELLD_START_WAIT_FAILED = 10,
+  WELLD_START_RECORD_FAILED = 11 /* MAINPID= could not be written to the PID file */
+};
+
+/* This header is C too: typedef, not `using`. NOLINTNEXTLINE(modernize-use-using) */
+typedef void (*welld_status_fn)(void* data, const char* text); /* sd_notify STATUS= (untrusted text) */
+
+struct welld_start_request {
+  struct welld_options options;
+  const char* const* argv;   /* NULL-terminated; argv[0] resolved through the daemon's PATH */
+  const char* const* listen; /* NULL-terminated "tcp:[HOST:]PORT" / "unix:PATH", or NULL */
+  const char* ready;         /* as --ready: "exec" (NULL), "notify", "fd[:N]", "tcp:...", "unix:...", "file:..." */
+  long ready_timeout_ms;     /* 0: 60000 */
+  int cancel_fd;             /* -1: none; readable: roll back, WELLD_START_CANCELLED */
+  int ok_if_running;         /* nonzero: a live holder is WELLD_ALREADY_RUNNING */
+  int adopt_orphans;         /* nonzero: child subreaper while waiting (launchers only: see start.hpp) */
+  int stop_signal;           /* 0: SIGTERM; how the rollback stops the daemon */
+  long stop_timeout_ms;      /* 0: 10000; then SIGKILL */
+  welld_status_fn on_status; /* NULL: STATUS= texts are dropped */
+  void* status_data;
+};
+
+#define WELLD_START_REQUEST_INIT \
+  { WELLD_OPTIONS_INIT, NULL, NULL, NULL, 0, -1, 0, 0, 0, 0, NULL, NULL }
+
+int welld_start(const struct welld_start_request* request);
+
+/* The step of the last failure in this thread (0: none). */
+int welld_last_step(void);
+
 /* Short stable name of a step: "pidfile", "chdir", ... */
 const char* welld_strstep(int step);
 

@@ -9,14 +9,17 @@
 //            as posix_spawn and spawn_daemon use it), setsid, open (open, openat and their
 //            64/fortified variants), dup2 (dup2, dup3), chdir, lock (fcntl
 //            F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW), pwrite (pwrite,
-//            pwrite64), link (linkat: publishing an unnamed PID file),
+//            pwrite64), link (linkat: publishing an unnamed PID file), tmpfile
+//            (an open with O_TMPFILE), xattr (fsetxattr; subject: the file),
+//            pidfd_open and pidfd_send_signal (syscall()),
 //            setgroups, initgroups, setgid, setuid (the wrappers, and
 //            syscall(SYS_setgroups, SYS_setgid, SYS_setuid)), execve, socket,
 //            close_range (the close_range() wrapper and syscall(SYS_close_range)).
 // ACTION     an errno name (EAGAIN, ENOSYS...) or number: the call does nothing
 //            and fails with it; or `kill`: the calling process SIGKILLs itself
 //            instead of making the call.
-// NTH        fire at the NTH matching call (default 1). Counts are inherited
+// NTH        fire at the NTH matching call (default 1), or `all`: at every
+//            matching call (a system call the kernel lacks). Counts are inherited
 //            across fork, and each fault fires once per line of descent. A
 //            vfork-style clone child shares the shim's memory; its parent
 //            sleeps meanwhile and gets its own counts and depth back after.
@@ -55,13 +58,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum { kMaxFaults = 8, kFieldSize = 256, kAnyDepth = -1 };
+enum { kMaxFaults = 8, kFieldSize = 256, kAnyDepth = -1, kEveryCall = 0 };
 
 struct fault {
   char call[32];
   int error;  // the errno to fail with; 0 with kill
   int kill;   // SIGKILL instead of failing
-  long nth;
+  long nth;   // kEveryCall: every matching call
   long seen;  // matching calls so far in this line of descent
   int depth;  // kAnyDepth or a fork depth
   char substring[kFieldSize];
@@ -88,6 +91,7 @@ typedef int (*chdir_fn)(const char*);
 typedef int (*fcntl_fn)(int, int, ...);
 typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
 typedef int (*linkat_fn)(int, const char*, int, const char*, int);
+typedef int (*fsetxattr_fn)(int, const char*, const void*, size_t, int);
 typedef int (*setgroups_fn)(size_t, const gid_t*);
 typedef int (*initgroups_fn)(const char*, gid_t);
 typedef int (*setgid_fn)(gid_t);
@@ -113,6 +117,7 @@ static struct {
   fcntl_fn fcntl, fcntl64;
   pwrite_fn pwrite, pwrite64;
   linkat_fn linkat;
+  fsetxattr_fn fsetxattr;
   setgroups_fn setgroups;
   initgroups_fn initgroups;
   setgid_fn setgid;
@@ -239,7 +244,11 @@ static int parse_entry(char* entry, struct fault* f) {
   if (!next_field(&cursor, nth, sizeof nth, 0) || !next_field(&cursor, where, sizeof where, 0)) return 0;
   if (!next_field(&cursor, f->substring, sizeof f->substring, 1)) return 0;
   f->nth = 1;
-  if (nth[0] != '\0' && (!parse_number(nth, &f->nth) || f->nth == 0)) return 0;
+  if (strcmp(nth, "all") == 0) {
+    f->nth = kEveryCall;
+  } else if (nth[0] != '\0' && (!parse_number(nth, &f->nth) || f->nth == 0)) {
+    return 0;
+  }
   return parse_depth(where, &f->depth);
 }
 
@@ -313,7 +322,7 @@ static struct fault* due(const char* call, const char* subject) {
     struct fault* f = &g_faults[i];
     if (strcmp(f->call, call) != 0 || (f->depth != kAnyDepth && f->depth != g_depth)) continue;
     if (f->substring[0] != '\0' && (subject == NULL || strstr(subject, f->substring) == NULL)) continue;
-    if (++f->seen == f->nth) return f;
+    if (++f->seen == f->nth || f->nth == kEveryCall) return f;
   }
   return NULL;
 }
@@ -450,6 +459,13 @@ pid_t setsid(void) {
   return f != NULL ? fire(f) : REAL(setsid, "setsid")();
 }
 
+// "open" faults, then "tmpfile" faults for an unnamed file (O_TMPFILE).
+static struct fault* due_open(const char* path, int flags) {
+  struct fault* f = due("open", path);
+  if (f == NULL && (flags & O_TMPFILE) == O_TMPFILE) f = due("tmpfile", path);
+  return f;
+}
+
 static mode_t mode_argument(int flags, va_list args) {
   return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(args, unsigned int) : 0;
 }
@@ -459,7 +475,7 @@ int open(const char* path, int flags, ...) {
   va_start(args, flags);
   mode_t mode = mode_argument(flags, args);
   va_end(args);
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(open, "open")(path, flags, mode);
 }
 
@@ -468,7 +484,7 @@ int open64(const char* path, int flags, ...) {
   va_start(args, flags);
   mode_t mode = mode_argument(flags, args);
   va_end(args);
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(open64, "open64")(path, flags, mode);
 }
 
@@ -477,7 +493,7 @@ int openat(int dirfd, const char* path, int flags, ...) {
   va_start(args, flags);
   mode_t mode = mode_argument(flags, args);
   va_end(args);
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(openat, "openat")(dirfd, path, flags, mode);
 }
 
@@ -486,27 +502,27 @@ int openat64(int dirfd, const char* path, int flags, ...) {
   va_start(args, flags);
   mode_t mode = mode_argument(flags, args);
   va_end(args);
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(openat64, "openat64")(dirfd, path, flags, mode);
 }
 
 int __open_2(const char* path, int flags) {
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(open_2, "__open_2")(path, flags);
 }
 
 int __open64_2(const char* path, int flags) {
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(open64_2, "__open64_2")(path, flags);
 }
 
 int __openat_2(int dirfd, const char* path, int flags) {
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(openat_2, "__openat_2")(dirfd, path, flags);
 }
 
 int __openat64_2(int dirfd, const char* path, int flags) {
-  struct fault* f = due("open", path);
+  struct fault* f = due_open(path, flags);
   return f != NULL ? fire(f) : REAL(openat64_2, "__openat64_2")(dirfd, path, flags);
 }
 
@@ -559,6 +575,11 @@ int linkat(int olddirfd, const char* oldpath, int newdirfd, const char* newpath,
   return f != NULL ? fire(f) : REAL(linkat, "linkat")(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
+int fsetxattr(int fd, const char* name, const void* value, size_t size, int flags) {
+  struct fault* f = due_fd("xattr", fd);
+  return f != NULL ? fire(f) : REAL(fsetxattr, "fsetxattr")(fd, name, value, size, flags);
+}
+
 int setgroups(size_t size, const gid_t* list) {
   struct fault* f = due("setgroups", NULL);
   return f != NULL ? fire(f) : REAL(setgroups, "setgroups")(size, list);
@@ -605,11 +626,13 @@ long syscall(long number, ...) {
   long a[6];
   for (int i = 0; i < 6; ++i) a[i] = va_arg(args, long);
   va_end(args);
-  const char* call = number == SYS_close_range ? "close_range"
-                     : number == SYS_setgroups ? "setgroups"
-                     : number == SYS_setgid    ? "setgid"
-                     : number == SYS_setuid    ? "setuid"
-                                               : NULL;
+  const char* call = number == SYS_close_range         ? "close_range"
+                     : number == SYS_setgroups         ? "setgroups"
+                     : number == SYS_setgid            ? "setgid"
+                     : number == SYS_setuid            ? "setuid"
+                     : number == SYS_pidfd_open        ? "pidfd_open"
+                     : number == SYS_pidfd_send_signal ? "pidfd_send_signal"
+                                                       : NULL;
   struct fault* f = call != NULL ? due(call, NULL) : NULL;
   if (f != NULL) return fire(f);
   return REAL(syscall, "syscall")(number, a[0], a[1], a[2], a[3], a[4], a[5]);

@@ -7,6 +7,10 @@
 //   --fork-main         fork a child and announce it with MAINPID=
 //   --send STATE        sd_notify(STATE) (repeatable; "\n" separates fields)
 //   --crash             abort() (after the sends so far)
+//   --watchdog-enabled F  write "R USEC" to F: sd_watchdog_enabled(3)'s answer
+//                       (R > 0: WATCHDOG_PID names us and WATCHDOG_USEC is USEC)
+//   --ignore-abrt       ignore SIGABRT
+//   --ping MS N         sd_notify("WATCHDOG=1") N times, MS ms apart (N 0: for ever)
 //   then wait for a signal.
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +19,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -60,6 +66,23 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--crash") {
       std::abort();
+    } else if (a == "--watchdog-enabled") {
+      std::uint64_t usec = 0;
+      int r = sd_watchdog_enabled(0, &usec);
+      FILE* f = std::fopen(v.c_str(), "w");
+      std::fprintf(f, "%d %" PRIu64 "\n", r, usec);
+      std::fclose(f);
+      ++i;
+    } else if (a == "--ignore-abrt") {
+      signal(SIGABRT, SIG_IGN);
+    } else if (a == "--ping" && i + 2 < argc) {
+      long ms = std::strtol(argv[i + 1], nullptr, 10);
+      long n = std::strtol(argv[i + 2], nullptr, 10);
+      for (long k = 0; n == 0 || k < n; ++k) {
+        sd_notify(0, "WATCHDOG=1");
+        usleep(static_cast<useconds_t>(ms) * 1000);
+      }
+      i += 2;
     }
   }
   for (;;) pause();

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -78,6 +81,67 @@ void ProcessGuard::reset(pid_t pid) {
   pid_ = pid;
   pidfd_ = pid > 0 ? pidfd_open(pid) : -1;
   by_pid_ = pid > 0 && pidfd_ < 0 && errno == ENOSYS;
+}
+
+ProcessGuard sleeping_child() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", "1000", nullptr);
+    ::_exit(127);
+  }
+  return ProcessGuard(pid);
+}
+
+ProcessGuard paused_child(const std::function<bool()>& prepare) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready[0]);
+    char c = 'r';
+    if (!prepare() || ::write(ready[1], &c, 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ssize_t got = pid > 0 ? ::read(ready[0], &c, 1) : -1;
+  ::close(ready[0]);
+  ProcessGuard guard(pid);
+  if (got != 1) guard.reset();
+  return guard;
+}
+
+Subreaper::Subreaper() {
+  ::prctl(PR_GET_CHILD_SUBREAPER, &previous_);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+Subreaper::~Subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, previous_); }
+
+Mount::~Mount() {
+  if (!target_.empty()) ::umount2(target_.c_str(), MNT_DETACH);
+}
+
+std::string Mount::mount(const std::string& type, const std::string& target, const std::string& options) {
+  std::filesystem::create_directory(target);
+  std::string data = "mode=0755" + (options.empty() ? "" : "," + options);
+  if (::mount("welld-test", target.c_str(), type.c_str(), MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    return "mount " + type + " (" + data + "): " + std::strerror(errno);
+  }
+  target_ = target;
+  return {};
+}
+
+std::string Mount::read_only_bind(const std::string& source, const std::string& target) {
+  std::filesystem::create_directory(target);
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return std::string("bind mount: ") + std::strerror(errno);
+  }
+  target_ = target;
+  if (::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    return std::string("read-only remount: ") + std::strerror(errno);
+  }
+  return {};
 }
 
 namespace {
@@ -189,6 +253,25 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string read_until(int fd, const std::string& needle) {
+  std::string seen;
+  char buf[256];
+  while (seen.find(needle) == std::string::npos) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  return seen;
+}
+
+pid_t pid_in(const std::string& pidfile) {
+  std::string text = read_file(pidfile);
+  char* end = nullptr;
+  long pid = std::strtol(text.c_str(), &end, 10);
+  return end == text.c_str() ? -1 : static_cast<pid_t>(pid);
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -278,6 +361,15 @@ std::map<int, std::string> proc_fds(pid_t pid) {
   return fds;
 }
 
+std::map<int, std::string> proc_fds_settled(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto fds = proc_fds(pid);
+    if (fds.empty() || fds.rbegin()->first <= 2 || std::chrono::steady_clock::now() >= deadline) return fds;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the kernel offers no event for a close
+  }
+}
+
 std::vector<std::string> proc_environ(pid_t pid) {
   std::string text = read_file("/proc/" + std::to_string(pid) + "/environ");
   std::vector<std::string> entries;
@@ -310,6 +402,61 @@ std::optional<long> field_after(const std::string& text, const std::string& key)
   auto at = text.find(key + " ");
   if (at == std::string::npos) return std::nullopt;
   return std::strtol(text.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
+AttackerUser::AttackerUser(const std::string& group_of) {
+  if (::geteuid() != 0) return;
+  static int serial = 0;
+  // Unique per process and fixture: tests run in parallel, each in its own process.
+  std::string name = "wattk" + std::to_string(::getpid()) + "x" + std::to_string(serial++);
+  std::vector<std::string> argv{"/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                                "--user-group"};
+  if (!group_of.empty()) {
+    argv.emplace_back("--groups");
+    argv.push_back(group_of);
+  }
+  argv.push_back(name);
+  // useradd serializes on /etc/passwd's lock: parallel tests may wait for it.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    RunResult r = welld::test::run(argv, std::chrono::seconds(60));
+    if (r.exit_code == 0) break;
+    if (r.exit_code != 1 && r.exit_code != 10) return;  // 1: cannot lock passwd, 10: cannot lock group
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  RunResult id_u = welld::test::run({"/usr/bin/id", "-u", name});
+  RunResult id_g = welld::test::run({"/usr/bin/id", "-g", name});
+  if (id_u.exit_code != 0 || id_g.exit_code != 0) return;
+  name_ = name;
+  uid_ = static_cast<uid_t>(std::stoul(id_u.out));
+  gid_ = static_cast<gid_t>(std::stoul(id_g.out));
+}
+
+AttackerUser::~AttackerUser() {
+  if (!available()) return;
+  try {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      RunResult r = welld::test::run({"/usr/sbin/userdel", name_}, std::chrono::seconds(60));
+      if (r.exit_code != 10 && r.exit_code != 1) break;  // 10/1: passwd or group locked by a parallel test
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "AttackerUser: cannot remove user %s: %s\n", name_.c_str(), e.what());
+  }
+}
+
+RunResult AttackerUser::run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) const {
+  std::vector<std::string> full{"/usr/bin/setpriv",
+                                "--reuid=" + std::to_string(uid_),
+                                "--regid=" + std::to_string(gid_),
+                                "--init-groups",
+                                "--inh-caps=-all",
+                                "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return welld::test::run(full, timeout);
+}
+
+RunResult AttackerUser::sh(const std::string& script, std::chrono::milliseconds timeout) const {
+  return run({"/bin/sh", "-c", script}, timeout);
 }
 
 }  // namespace welld::test

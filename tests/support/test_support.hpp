@@ -1,10 +1,12 @@
 // Shared test plumbing: temporary directories, /proc readers, running helper
-// programs with a deadline, and cleaning up daemons by pidfd.
+// programs (and, for the integration tests, the welld CLI) with a deadline, and
+// cleaning up daemons by pidfd.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +58,52 @@ class ProcessGuard {
   bool by_pid_ = false;  // no pidfds here (ENOSYS: old kernel, valgrind)
 };
 
+/// A child of the test running `sleep 1000` (a live process that is no daemon
+/// of ours); the guard ends it.
+ProcessGuard sleeping_child();
+
+/// A child of the test that runs `prepare` (set a signal disposition, write a
+/// PID file...), then waits in pause() until killed. Returned once `prepare`
+/// has returned true; an empty guard when it returned false (the child exits).
+ProcessGuard paused_child(const std::function<bool()>& prepare);
+
+/// PR_SET_CHILD_SUBREAPER for the scope of a test: a daemon orphaned by its
+/// intermediate becomes our child, so its exit status can be collected.
+class Subreaper {
+ public:
+  Subreaper();
+  ~Subreaper();
+  Subreaper(const Subreaper&) = delete;
+  Subreaper& operator=(const Subreaper&) = delete;
+  Subreaper(Subreaper&&) = delete;
+  Subreaper& operator=(Subreaper&&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+/// A file system mounted under a test's TempDir, detached on destruction
+/// (before the TempDir is removed, when declared after it). Each call returns
+/// "" on success, else the error.
+class Mount {
+ public:
+  Mount() = default;
+  ~Mount();
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+  Mount(Mount&&) = delete;
+  Mount& operator=(Mount&&) = delete;
+  /// `type` (tmpfs, ramfs...) at `target` (created), nosuid, nodev, mode 0755
+  /// and `options`.
+  std::string mount(const std::string& type, const std::string& target, const std::string& options = "");
+  std::string tmpfs(const std::string& target, const std::string& options) { return mount("tmpfs", target, options); }
+  /// `source` bound at `target` (created), then remounted read-only.
+  std::string read_only_bind(const std::string& source, const std::string& target);
+
+ private:
+  std::string target_;
+};
+
 struct RunResult {
   int exit_code = -1;  // WEXITSTATUS, or -1 when killed / timed out
   int term_signal = 0;
@@ -71,7 +119,19 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60),
               const std::optional<std::vector<std::string>>& env = std::nullopt);
 
+/// Run the welld CLI (WELLD_CLI_PATH) with `args`, as run() does. Integration
+/// tests only: defined in welld_cli.cpp, in the welld_test_cli library, which
+/// unit tests do not link (a unit test never runs the CLI).
+RunResult welld_cli(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                    const std::optional<std::vector<std::string>>& env = std::nullopt);
+
 std::string read_file(const std::string& path);
+/// Read `fd` until what was read contains `needle` or the fd reaches EOF (or
+/// fails); returns what was read.
+std::string read_until(int fd, const std::string& needle);
+/// The PID on the first line of a PID file, or -1 when the file is missing,
+/// empty or does not start with a number.
+pid_t pid_in(const std::string& pidfile);
 void write_file(const std::string& path, const std::string& text);
 bool exists(const std::string& path);
 
@@ -88,6 +148,10 @@ std::vector<std::string> proc_stat(pid_t pid);
 bool wait_for_exec(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 /// fd number -> readlink target.
 std::map<int, std::string> proc_fds(pid_t pid);
+/// proc_fds once only 0, 1 and 2 are open, or its last reading after
+/// `timeout`: a freshly exec'd program opens files of its own for a moment
+/// (sleep(1)'s setlocale reads /etc/locale.alias), a leaked fd stays open.
+std::map<int, std::string> proc_fds_settled(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 /// NAME=VALUE entries of /proc/PID/environ.
 std::vector<std::string> proc_environ(pid_t pid);
 std::string proc_cwd(pid_t pid);
@@ -98,6 +162,35 @@ int free_tcp_port();
 /// A privileged TCP port in [first, last] that is free on 127.0.0.1 now, or
 /// -1. Tests that bind below 1024 run in parallel: each takes its own range.
 int free_privileged_port(int first, int last);
+
+/// An unprivileged local user made for one test (useradd, no home, no login
+/// shell), removed with its group on destruction (userdel). Only root can
+/// make one: `available()` is false otherwise, and the test should skip.
+/// Steps run as it through setpriv (its uid, gid and groups, no capabilities).
+class AttackerUser {
+ public:
+  /// A fresh user; with `group_of`, also a member of that existing group.
+  explicit AttackerUser(const std::string& group_of = "");
+  ~AttackerUser();
+  AttackerUser(const AttackerUser&) = delete;
+  AttackerUser& operator=(const AttackerUser&) = delete;
+  AttackerUser(AttackerUser&&) = delete;
+  AttackerUser& operator=(AttackerUser&&) = delete;
+  bool available() const { return uid_ != static_cast<uid_t>(-1); }
+  const std::string& name() const { return name_; }
+  uid_t uid() const { return uid_; }
+  gid_t gid() const { return gid_; }
+  /// Run argv as this user (see run()).
+  RunResult run(const std::vector<std::string>& argv,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+  /// `sh -c script` as this user.
+  RunResult sh(const std::string& script, std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+ private:
+  std::string name_;
+  uid_t uid_ = static_cast<uid_t>(-1);
+  gid_t gid_ = static_cast<gid_t>(-1);
+};
 
 /// Bit for signal `sig` in a /proc hex signal mask.
 bool mask_has(const std::string& hex_mask, int sig);

@@ -8,6 +8,7 @@
 #include "command.hpp"
 #include "welld/audit.hpp"
 #include "welld/pidfile.hpp"
+#include "welld/text.hpp"
 
 namespace welld::cli {
 namespace {
@@ -18,22 +19,6 @@ struct AuditArgs {
   bool all = false;
   bool json = false;
 };
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch < 0x20) out += fmt::format("\\u{:04x}", ch);
-        else out += static_cast<char>(ch);
-    }
-  }
-  return out + "\"";
-}
 
 std::string to_json(const AuditReport& r) {
   std::string out = fmt::format(R"({{"pid":{},"command":{},"verdict":"{}","rules":[)", r.pid, json_string(r.command),
@@ -51,13 +36,17 @@ std::string to_json(const AuditReport& r) {
   return out + "]}";
 }
 
+// Each line's verdict stands beside the evidence that caused it; a rule that
+// passes says so on its first line.
 void print_table(const AuditReport& r) {
   fmt::print("pid {} ({}): {}, {} warning(s), {} failure(s)\n", r.pid, printable(r.command), to_string(r.overall()),
              r.count(Verdict::warn), r.count(Verdict::fail));
   fmt::print("{:<20} {:<7} {}\n", "RULE", "VERDICT", "EVIDENCE");
   for (const Finding& f : r.findings) {
     for (size_t i = 0; i < f.evidence.size(); ++i) {
-      fmt::print("{:<20} {:<7} {}\n", i == 0 ? f.rule : "", i == 0 ? std::string(to_string(f.verdict)) : "",
+      Verdict line = f.line_verdict(i);
+      bool show = line != Verdict::pass || (i == 0 && f.verdict == Verdict::pass);
+      fmt::print("{:<20} {:<7} {}\n", i == 0 ? f.rule : "", show ? std::string(to_string(line)) : "",
                  printable(f.evidence[i]));
     }
   }
@@ -96,9 +85,8 @@ int audit_all(const AuditArgs& a) {
   std::string json = "[";
   bool first = true;
   if (!a.json) fmt::print("{:<8} {:<16} {:<7} {}\n", "PID", "COMMAND", "VERDICT", "FAILED RULES");
-  for (pid_t pid : daemon_like_processes()) {
-    AuditReport r;
-    if (audit_process(pid, {}, r)) continue;  // gone, or not ours to read
+  // One scan of /proc for all of them (audit_processes), not one per fd.
+  for (const AuditReport& r : audit_processes(daemon_like_processes())) {
     any_fail = any_fail || r.overall() == Verdict::fail;
     if (a.json) {
       if (!first) json += ',';
@@ -112,7 +100,7 @@ int audit_all(const AuditArgs& a) {
       if (!failed.empty()) failed += ',';
       failed += f.rule;
     }
-    fmt::print("{:<8} {:<16} {:<7} {}\n", pid, printable(r.command), to_string(r.overall()),
+    fmt::print("{:<8} {:<16} {:<7} {}\n", r.pid, printable(r.command), to_string(r.overall()),
                failed.empty() ? "-" : failed);
   }
   if (a.json) fmt::print("{}]\n", json);
@@ -123,9 +111,7 @@ int audit_all(const AuditArgs& a) {
 
 void define_audit_command(CLI::App& sub, Action& action) {
   auto args = std::make_shared<AuditArgs>();
-  sub.footer(verb_footer("welld audit PID | -p FILE | --all [--json]",
-                         "0 no rule fails (warnings allowed), 1 a rule fails, 2 usage, "
-                         "4 the process cannot be inspected (gone, or permission denied)"));
+  sub.footer(verb_footer("welld audit PID | -p FILE | --all [--json]", exit_codes_text("audit")));
   auto* pid = sub.add_option("pid", args->pid, "the process to audit")->check(CLI::PositiveNumber);
   auto* file = sub.add_option("-p,--pidfile", args->pidfile, "audit the process this PID file names, and the file");
   sub.add_flag("--all", args->all, "audit every process that looks like a daemon")->excludes(pid)->excludes(file);

@@ -4,40 +4,30 @@
 // the action and exits with its code.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "cli11.hpp"
 
 #include <functional>
 #include <string>
 #include <string_view>
 
+#include "exit_codes.hpp"
+
 namespace welld::cli {
 
 using Action = std::function<int()>;
 
-// Exit codes shared by every verb (LSB init-script actions), see docs/welld.1.md.
-namespace exit_code {
-inline constexpr int ok = 0;
-inline constexpr int failure = 1;         // generic or unspecified error
-inline constexpr int usage = 2;           // invalid or excess arguments
-inline constexpr int unimplemented = 3;   // (LSB) unimplemented feature
-inline constexpr int privilege = 4;       // user had insufficient privilege
-inline constexpr int not_installed = 5;   // program is not installed / not executable
-inline constexpr int not_configured = 6;  // program is not configured
-inline constexpr int not_running = 7;     // program is not running
-// status verb (LSB): 0 running, 1 dead but PID file exists, 3 not running, 4 unknown
-inline constexpr int status_dead = 1;
-inline constexpr int status_not_running = 3;
-inline constexpr int status_unknown = 4;
-}  // namespace exit_code
+/// write(2) all of `text` to `fd`, retrying on EINTR; false on any error
+/// (EPIPE when the reader is gone and SIGPIPE is ignored). Never throws.
+bool write_all(int fd, std::string_view text);
 
 /// "welld: VERB: MESSAGE" on stderr: the one error line every verb prints.
 void error_line(std::string_view verb, std::string_view message);
 /// "welld: VERB: warning: MESSAGE" on stderr.
 void warning_line(std::string_view verb, std::string_view message);
 
-/// Text another process chose (a daemon's STATUS=, its command line), fit for
-/// a terminal: control characters (escape sequences, carriage returns) become
-/// '?'; everything else, UTF-8 included, is kept.
+/// Text another process chose (a daemon's STATUS=, its command line, a
+/// process name), fit for a terminal: welld::terminal_safe (C0, DEL, C1, bidi
+/// controls and invalid UTF-8 become '?'; valid printable UTF-8 is kept).
 std::string printable(std::string_view text);
 
 /// A verb's --help footer: its usage line and its exit codes.
@@ -50,6 +40,16 @@ void define_stop_command(CLI::App& sub, Action& action);
 void define_status_command(CLI::App& sub, Action& action);
 void define_reload_command(CLI::App& sub, Action& action);
 void define_restart_command(CLI::App& sub, Action& action);
+/// welld run: COMMAND in the foreground, welld its parent, PID 1 or subreaper (run_command.cpp).
+void define_run_command(CLI::App& sub, Action& action);
 void define_audit_command(CLI::App& sub, Action& action);
+/// welld export FORMAT: a service definition for another manager (export_command.cpp).
+void define_export_command(CLI::App& sub, Action& action);
+void define_reopen_logs_command(CLI::App& sub, Action& action);
+/// Hidden verb: the supervisor of `welld start --respawn` (supervise_launch.hpp).
+void define_supervise_command(CLI::App& sub, Action& action);
+/// Hidden verb: `welld completion bash|zsh|fish` prints a completion script
+/// walking every other verb's options (main() defines them all for it).
+void define_completion_command(CLI::App& sub, Action& action);
 
 }  // namespace welld::cli
