@@ -21,7 +21,6 @@
 // talk back through a FIFO named on their command line, since an init may
 // close every inherited fd. Every process started is ended by PID (unshare's
 // --kill-child takes the namespace with it).
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +33,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "arg.h"
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -98,7 +99,7 @@ static int children_of_pid1(pid_t self, int* zombies) {
   struct dirent* e;
   while ((e = readdir(dir)) != NULL) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    if (atoi(e->d_name) == self) continue;
+    if (strtol(e->d_name, NULL, 10) == self) continue;
     char path[300], text[512];
     snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -147,8 +148,7 @@ static int orphans(int n, const char* fifo) {
   while (children_of_pid1(self, &zombies) < n) usleep(1000);  // all adopted
   int64_t t0 = now_ns();
   close(gate[1]);  // every orphan reads EOF and exits
-  int left = n;
-  while ((left = children_of_pid1(self, &zombies)) > 0) {
+  while (children_of_pid1(self, &zombies) > 0) {
   }
   int64_t t1 = now_ns();
   int fd = open(fifo, O_WRONLY | O_CLOEXEC);
@@ -176,7 +176,7 @@ static char self_path[4096];
 static char** command(int pid1, char** init, int n_init, const char* child, const char* a1, const char* a2) {
   static char* unshare[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"};
   int n_unshare = pid1 ? 5 : 0;
-  char** argv = calloc((size_t)(n_unshare + n_init + 5), sizeof *argv);
+  char** argv = calloc((size_t)n_unshare + (size_t)n_init + 5, sizeof *argv);
   if (argv == NULL) die("calloc");
   int at = 0;
   for (int i = 0; i < n_unshare; ++i) argv[at++] = unshare[i];
@@ -207,12 +207,13 @@ static pid_t first_child(pid_t pid) {
   snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
   for (int i = 0; i < 5000; ++i) {
     FILE* f = fopen(path, "re");
-    int child = 0;
+    char text[32] = "";
     if (f != NULL) {
-      if (fscanf(f, "%d", &child) != 1) child = 0;
+      if (fgets(text, sizeof text, f) == NULL) text[0] = '\0';
       fclose(f);
     }
-    if (child > 0) return child;
+    long child = strtol(text, NULL, 10);
+    if (child > 0) return (pid_t)child;
     usleep(1000);
   }
   return -1;
@@ -244,7 +245,8 @@ static int latency(int n, char** init, int n_init, const char* fifo) {
   close(fd);
   end(top);
   qsort(took, (size_t)n, sizeof *took, compare);
-  printf("%.1f %.1f\n", (double)took[n / 2] / 1e3, (double)took[n * 9 / 10] / 1e3);
+  int64_t median = took[n / 2], p90 = took[n * 9 / 10];
+  printf("%.1f %.1f\n", (double)median / 1e3, (double)p90 / 1e3);
   return 0;
 }
 
@@ -253,9 +255,12 @@ static int reap(int n, char** init, int n_init, const char* fifo) {
   snprintf(count, sizeof count, "%d", n);
   pid_t top = spawn(command(1, init, n_init, "orphans", count, fifo));
   FILE* f = fopen(fifo, "re");
-  double ms = -1;
-  if (f == NULL || fscanf(f, "%lf", &ms) != 1) die("orphans");
+  char text[64] = "";
+  if (f == NULL || fgets(text, sizeof text, f) == NULL) die("orphans");
   fclose(f);
+  char* text_end = NULL;
+  double ms = strtod(text, &text_end);
+  if (text_end == text) die("orphans");
   end(top);
   printf("%.1f\n", ms);
   return 0;
@@ -292,13 +297,14 @@ static int exec_time(int n, char** init, int n_init, const char* fifo) {
   }
   close(fifo_fd);
   qsort(took, (size_t)n, sizeof *took, compare);
-  printf("%.1f\n", (double)took[n / 2] / 1e3);
+  int64_t median = took[n / 2];
+  printf("%.1f\n", (double)median / 1e3);
   return 0;
 }
 
 int main(int argc, char** argv) {
   if (argc >= 3 && strcmp(argv[1], "recorder") == 0) return recorder(argv[2]);
-  if (argc >= 4 && strcmp(argv[1], "orphans") == 0) return orphans(atoi(argv[2]), argv[3]);
+  if (argc >= 4 && strcmp(argv[1], "orphans") == 0) return orphans((int)arg_long(argv[2]), argv[3]);
   if (argc >= 3 && strcmp(argv[1], "stamp") == 0) return stamp(argv[2]);
   if (argc < 3) {
     fprintf(stderr, "usage: init_bench latency|reap|exec N [INIT...]\n");
@@ -313,7 +319,7 @@ int main(int argc, char** argv) {
   char fifo[64];
   snprintf(fifo, sizeof fifo, "%s/fifo", dir);
   if (mkfifo(fifo, 0666) != 0) die("mkfifo");
-  int n = atoi(argv[2]);
+  int n = (int)arg_long(argv[2]);
   if (n < 1) n = 1;
   int rc = 2;
   if (strcmp(argv[1], "latency") == 0) rc = latency(n, argv + 3, argc - 3, fifo);

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "arg.h"
+
 extern char** environ;
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
-  long n = atol(argv[1]);
+  long n = arg_long(argv[1]);
   for (long i = 0; i < n; ++i) {
     pid_t pid = 0;
     if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, environ) != 0) return 1;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arg.h"
+
 static const char* g_stamp;
 
 static long long now_ns(void) {
@@ -95,7 +97,7 @@ static int serve(int port, long delay_ms) {
 }
 
 int main(int argc, char** argv) {
-  if (argc == 4 && strcmp(argv[1], "listen") == 0) return serve(atoi(argv[2]), atol(argv[3]));
+  if (argc == 4 && strcmp(argv[1], "listen") == 0) return serve((int)arg_long(argv[2]), arg_long(argv[3]));
   if (argc != 3) return 2;
   g_stamp = argv[2];
   signal(SIGTERM, strcmp(argv[1], "exit-on-term") == 0 ? on_term : SIG_DFL);

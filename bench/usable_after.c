@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arg.h"
+
 extern char** environ;
 
 static long long now_ns(void) {
@@ -43,8 +45,8 @@ static void sleep_us(long us) {
 
 int main(int argc, char** argv) {
   if (argc < 4) return 2;
-  int port = atoi(argv[1]);
-  long interval = atol(argv[2]);
+  int port = (int)arg_long(argv[1]);
+  long interval = arg_long(argv[2]);
   for (int i = 0; i < 5000 && request(port); ++i) sleep_us(1000);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -767,6 +767,12 @@ std::optional<ReadyOutcome> ReadinessWaiter::wake(Waiting& w) {
   }
   if (w.daemon_gone || (w.looks_for_exit && daemon_.has_exited())) p[0].revents = POLLIN;
   if (n <= 0 && p[0].revents == 0) return std::nullopt;
+  return events(w, p);
+}
+
+// What the poll of wake() saw: p[0] the daemon, p[1] the cancel fd, p[2] the
+// protocol socket, then the watched fds.
+std::optional<ReadyOutcome> ReadinessWaiter::events(Waiting& w, std::vector<pollfd>& p) {
   if (w.serve(p)) return ReadyOutcome::cancelled;
   Heard what = p[2].revents != 0 ? heard(w) : Heard::nothing;
   if (what == Heard::ready) return ReadyOutcome::ready;

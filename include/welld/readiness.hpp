@@ -78,6 +78,8 @@
 #include "welld/process.hpp"
 #include "welld/unique_fd.hpp"
 
+struct pollfd;  // <poll.h>
+
 namespace welld {
 
 enum class ReadyMode { exec, notify, fd, tcp, unix_socket, file, forking };
@@ -218,6 +220,7 @@ class ReadinessWaiter {
   std::error_code pin_daemon(pid_t daemon);
   bool probe_ready(bool daemon_gone) const;
   std::optional<ReadyOutcome> wake(Waiting& w);
+  std::optional<ReadyOutcome> events(Waiting& w, std::vector<pollfd>& p);
   ReadyResult finish(Waiting& w, ReadyOutcome outcome);
   Heard heard(Waiting& w);
   Heard heard_notify(Waiting& w);

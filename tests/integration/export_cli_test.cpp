@@ -529,7 +529,7 @@ TEST(ExportCli, ForkingIsTypeForkingForSystemdAndTheForegroundProxyElsewhere) {
        {Case{"sysv", "fd", quoted}, Case{"openrc", "fd", quoted}, Case{"s6", "fd/run", quoted},
         Case{"runit", "fd/run", quoted}, Case{"supervisord", "fd.conf", quoted},
         Case{"launchd", "fd.plist", "<string>--forking</string>"},
-        Case{"docker", "fd.Dockerfile", "\"--forking\", \"--program-pidfile=" + state + "/server.pid\""}}) {
+        Case{"docker", "fd.Dockerfile", R"("--forking", "--program-pidfile=)" + state + R"(/server.pid")"}}) {
     auto r = export_forking(c.format, dir / c.format, state);
     ASSERT_EQ(r.exit_code, 0) << c.format << ": " << r.err;
     std::string text = t::read_file(dir / c.format + "/" + c.file);

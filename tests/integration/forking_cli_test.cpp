@@ -214,14 +214,14 @@ TEST(ForkingCli, RunAsPid1SupervisesTheServerAndExitsWithItsStatus) {
   // welld is unshare's child (PID 1 inside); the server, once adopted, is welld's.
   pid_t init = -1;
   ASSERT_TRUE(wait_for([&] {
-    std::string children = "/proc/" + std::to_string(s.pid) + "/task/" + std::to_string(s.pid) + "/children";
-    init = t::exists(children) ? static_cast<pid_t>(std::atoi(t::read_file(children).c_str())) : -1;
+    auto children = t::children_of(s.pid);
+    init = children.empty() ? -1 : children.front();
     return init > 0;
   }));
   pid_t server = -1;
   ASSERT_TRUE(wait_for([&] {
-    std::string children = "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
-    server = t::exists(children) ? static_cast<pid_t>(std::atoi(t::read_file(children).c_str())) : -1;
+    auto children = t::children_of(init);
+    server = children.empty() ? -1 : children.front();
     return server > 0 && t::exists(pidfile) && t::proc_status(server)["Name"] == "forking_daemon";
   }));
   ASSERT_EQ(::kill(init, SIGUSR1), 0);

@@ -140,23 +140,11 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds 
   return condition();
 }
 
-// The children of `pid` (its /proc task's children list).
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  std::istringstream in(
-      t::exists("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children")
-          ? t::read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children")
-          : "");
-  pid_t child = 0;
-  while (in >> child) out.push_back(child);
-  return out;
-}
-
 // The one child of `pid`, once it has one running `comm`; -1 when none came.
 pid_t child_running(pid_t pid, const std::string& comm) {
   pid_t found = -1;
   wait_for([&] {
-    for (pid_t c : children_of(pid)) {
+    for (pid_t c : t::children_of(pid)) {
       auto stat = t::proc_stat(c);
       if (stat.size() > 2 && stat[2] == comm) found = c;
     }

@@ -81,9 +81,7 @@ pid_t activate(const std::vector<int>& sockets, bool for_welld) {
 pid_t child_running(pid_t pid, const std::string& comm) {
   pid_t found = -1;
   wait_for([&] {
-    std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
-    std::istringstream in(t::exists(path) ? t::read_file(path) : "");
-    for (pid_t c = 0; in >> c;) {
+    for (pid_t c : t::children_of(pid)) {
       auto stat = t::proc_stat(c);
       if (stat.size() > 2 && stat[2] == comm) found = c;
     }

@@ -272,6 +272,14 @@ pid_t pid_in(const std::string& pidfile) {
   return end == text.c_str() ? -1 : static_cast<pid_t>(pid);
 }
 
+std::vector<pid_t> children_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+  std::istringstream in(exists(path) ? read_file(path) : "");
+  std::vector<pid_t> out;
+  for (pid_t child = 0; in >> child;) out.push_back(child);
+  return out;
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

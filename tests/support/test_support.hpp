@@ -132,6 +132,9 @@ std::string read_until(int fd, const std::string& needle);
 /// The PID on the first line of a PID file, or -1 when the file is missing,
 /// empty or does not start with a number.
 pid_t pid_in(const std::string& pidfile);
+/// The children of `pid` (its main task's /proc children list), oldest
+/// first; empty when it has none or is gone.
+std::vector<pid_t> children_of(pid_t pid);
 void write_file(const std::string& path, const std::string& text);
 bool exists(const std::string& path);
 
