@@ -12,15 +12,21 @@ scripts/deps.sh
 jobs=$(nproc)
 stage() { printf '\n== test.sh: %s\n' "$*"; }
 
+# Line tables only (-g1): a failure's backtrace still names files and lines,
+# and the builds take less time (full -g costs a fifth more for the suite, and
+# with the sanitizers at -O2 over twice as much as at -O1).
+flags=(-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
+asan_flags=(-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG")
+
 stage "build and run the suite"
 build=${WELLD_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWELLD_WERROR=ON >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWELLD_WERROR=ON "${flags[@]}" >/dev/null
 cmake --build "$build" -j"$jobs"
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 600
 
 stage "build and run the suite under ASan and UBSan"
 asan=${WELLD_ASAN_BUILD_DIR:-build-asan}
-cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWELLD_WERROR=ON \
+cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWELLD_WERROR=ON "${asan_flags[@]}" \
   -DWELLD_SANITIZE=address,undefined >/dev/null
 cmake --build "$asan" -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
