@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 jobs=$(nproc)
-stage() { printf '\n== test.sh: %s\n' "$*"; }
+stage() { printf '\n== test.sh: %s (at %d s)\n' "$*" "$SECONDS"; }
 
 # Line tables only (-g1): a failure's backtrace still names files and lines,
 # and the builds take less time (full -g costs a fifth more for the suite, and
