@@ -280,6 +280,20 @@ void remove_supervisor_state(const std::string& pidfile, const ProcessIdentity& 
   if (dir) ::unlinkat(dir.get(), base_name(path).c_str(), 0);
 }
 
+std::optional<AbandonedChild> end_abandoned_child(const std::string& pidfile, const StopPolicy& policy) {
+  auto state = read_supervisor_state(pidfile);
+  if (!state || state->child.pid <= 0 || state->child.start_time == 0) return std::nullopt;
+  Process supervisor;
+  if (!Process::open(state->supervisor.pid, state->supervisor.start_time, supervisor)) {
+    return std::nullopt;  // alive: the child is its own to stop
+  }
+  Process child;
+  if (Process::open(state->child.pid, state->child.start_time, child)) return std::nullopt;  // gone
+  AbandonedChild out{.pid = child.pid()};
+  out.stop = stop_process(child, scope_of(child), policy);
+  return out;
+}
+
 // ---- the supervisor ------------------------------------------------------------------
 
 namespace {
@@ -457,6 +471,7 @@ class Supervisor {
   }
   void hold(Output& out);
   void retry_logs();
+  void end_abandoned();
   std::error_code prepare_watchdog(StartRequest& request);
   void arm_watchdog();
   void end_watchdog();
@@ -570,10 +585,23 @@ std::error_code Supervisor::set_up(std::string& why) {
     if (why.empty()) why = "cannot open the log";
     return ec;
   }
+  end_abandoned();
   // A state file a SIGKILLed supervisor left is replaced before the first
   // start: the one the first start's report is read against is this one's.
   publish();
   return {};
+}
+
+// What a SIGKILLed supervisor of this PID file left running is ended before
+// the first start, which would otherwise run a second copy beside it.
+void Supervisor::end_abandoned() {
+  if (config_.pidfile.empty()) return;
+  auto left = end_abandoned_child(config_.pidfile, config_.child.rollback);
+  if (!left || !config_.on_event) return;
+  std::string how = "ended it";
+  if (left->stop.outcome == StopOutcome::killed) how = "ended it with SIGKILL";
+  if (left->stop.outcome == StopOutcome::failed) how = "could not end it: " + left->stop.reason;
+  config_.on_event("pid " + std::to_string(left->pid) + " was left running by a supervisor that was killed; " + how);
 }
 
 void Supervisor::publish() {

@@ -305,6 +305,24 @@ struct SupervisorResult {
   int stop_signal = 0;  // the TERM or INT that stopped it (a start rolled back, or between restarts), else 0
 };
 
+/// A child that a killed supervisor left running. SIGKILL gives a supervisor
+/// no time to stop its child; a child of its own goes with it (SIGKILL is its
+/// parent-death signal), but the server of a --forking program and a
+/// MAINPID= process are not its own children and stay.
+struct AbandonedChild {
+  pid_t pid = 0;
+  StopResult stop;
+};
+
+/// When the state published beside `pidfile` (read under the trust rules of
+/// read_supervisor_state) names a supervisor that is gone and a child whose
+/// identity, PID and start time, is still alive: pin that child and end it,
+/// with the rest of its service (stop_process: `policy`, then its session or
+/// cgroup). nullopt when there is no such child. A supervisor calls it before
+/// its first start (no second copy of the program beside the abandoned one),
+/// `welld stop` of a stale supervisor PID file too.
+std::optional<AbandonedChild> end_abandoned_child(const std::string& pidfile, const StopPolicy& policy);
+
 /// Supervise (see the top of this file). Returns when stopped, finished or given up.
 SupervisorResult supervise(const SupervisorConfig& config);
 

@@ -352,4 +352,66 @@ TEST(ForkingCli, StartWithRespawnSupervisesTheServer) {
   EXPECT_FALSE(t::alive(second));
 }
 
+// A SIGKILLed supervisor has no time to stop its program; the server of a
+// forking program is not its child and outlives it. Whoever comes next for
+// that PID file ends it: a start (no second copy beside it), or a stop.
+struct Abandoned {
+  t::TempDir dir;
+  std::string ours = dir / "welld.pid";
+  std::string pidfile = dir / "server.pid";
+  pid_t server = -1;
+  std::vector<std::string> start_argv() const {
+    return welld("start", {"-p", ours, "--respawn", "--forking", "--program-pidfile", pidfile, "--", kForking, "ok",
+                           pidfile, dir / "log"});
+  }
+  // Starts the supervisor, then SIGKILLs it once its server is adopted.
+  void leave_a_server() {
+    auto r = t::run(start_argv(), 60s, base_env());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    pid_t supervisor = t::pid_in(ours);
+    ASSERT_GT(supervisor, 0);
+    t::ProcessGuard supervisor_guard(supervisor);
+    server = server_adopted_by(supervisor, pidfile);
+    ASSERT_GT(server, 0);
+    ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+    ASSERT_TRUE(supervisor_guard.wait_gone(20s));
+    ASSERT_TRUE(t::alive(server)) << "the server outlives its SIGKILLed supervisor";
+  }
+};
+
+TEST(ForkingCli, StartAfterItsSupervisorWasKilledEndsTheServerItLeftFirst) {
+  Abandoned a;
+  ASSERT_NO_FATAL_FAILURE(a.leave_a_server());
+  t::ProcessGuard old_server(a.server);
+  auto r = t::run(a.start_argv(), 60s, base_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("pid " + std::to_string(a.server) + " was left running by a supervisor that was killed"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(old_server.wait_gone(20s)) << "no second server beside the one the killed supervisor left";
+  pid_t supervisor = t::pid_in(a.ours);
+  ASSERT_GT(supervisor, 0);
+  t::ProcessGuard supervisor_guard(supervisor);
+  pid_t second = server_adopted_by(supervisor, a.pidfile);
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, a.server);
+  auto stop = t::run(welld("stop", {"-p", a.ours}), 60s, base_env());
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_TRUE(supervisor_guard.wait_gone(20s));
+  EXPECT_FALSE(t::alive(second));
+}
+
+TEST(ForkingCli, StopOfAKilledSupervisorsPidfileEndsTheServerItLeft) {
+  Abandoned a;
+  ASSERT_NO_FATAL_FAILURE(a.leave_a_server());
+  t::ProcessGuard old_server(a.server);
+  auto stop = t::run(welld("stop", {"-p", a.ours}), 60s, base_env());
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.out.find("ended pid " + std::to_string(a.server) + ", left running by its killed supervisor"),
+            std::string::npos)
+      << stop.out;
+  EXPECT_TRUE(old_server.wait_gone(20s));
+  EXPECT_FALSE(t::exists(a.ours));
+}
+
 }  // namespace

@@ -93,6 +93,26 @@ std::optional<SupervisorState> supervisor_of(const ControlArgs& a, const Pidfile
   return state;
 }
 
+// A stale supervisor PID file: the child its killed supervisor left running
+// (a --forking server, a MAINPID= process) is ended too, with the stop's
+// signal and timeout (TERM and 10 s when not given).
+// False when it could not be ended.
+bool end_abandoned(const ControlArgs& a, int sig, std::chrono::milliseconds timeout) {
+  StopPolicy policy;
+  if (sig != welld::kRecordedSignal) policy.signal = sig;
+  if (timeout != welld::kRecordedTimeout) policy.timeout = timeout;
+  auto left = end_abandoned_child(a.pidfile, policy);
+  if (!left) return true;
+  std::string name = a.display_name();
+  if (left->stop.outcome == StopOutcome::failed) {
+    error_line("stop", fmt::format("{}: cannot end pid {}, left running by its killed supervisor: {}", name, left->pid,
+                                   left->stop.reason));
+    return false;
+  }
+  fmt::print("{}: ended pid {}, left running by its killed supervisor\n", name, left->pid);
+  return true;
+}
+
 int run_stop(const ControlArgs& a) {
   bool ran = false;
   if (int code = unit_commands(a, "stop", ran)) return code;  // ExecStop=, then the stop for what is left
@@ -109,6 +129,7 @@ int run_stop(const ControlArgs& a) {
   // A supervisor's published state goes with its PID file (also a failed one's).
   std::optional<SupervisorState> sup = supervisor_of(a, find_daemon(a.pidfile, a.trust()).file);
   StopResult r = stop_daemon(a.pidfile, *sig, *timeout, a.trust());
+  if (sup && r.outcome == StopOutcome::not_running && !end_abandoned(a, *sig, *timeout)) return exit_code::failure;
   if (sup && (r.outcome == StopOutcome::stopped || r.outcome == StopOutcome::killed ||
               r.outcome == StopOutcome::not_running)) {
     remove_supervisor_state(a.pidfile, sup->supervisor);

@@ -117,6 +117,9 @@ int run_supervise(StartArgs a, int ready_fd) {
   // This process is the supervisor and nothing else: its start-up need not
   // stay resident while it waits.
   config.release_idle_memory = true;
+  config.on_event = [&](std::string_view line) {
+    if (reporting) warning_line("start", prefix + std::string(line));
+  };
   int code = exit_code::failure;
   config.on_first_start = [&](const StartResult& r) {
     reporting = false;
